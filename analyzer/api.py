@@ -1,0 +1,119 @@
+"""`Analyzer`: the one facade every face (CLI, web demo, service) goes through."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+from analyzer.predict import Backend, DialogueScores, assemble
+from analyzer.schema import Dialogue, Prediction, Turn
+from analyzer.taxonomy import risk_level
+
+RULES = "rules"
+
+
+@dataclass
+class TurnUpdate:
+    """What a live session reports after each new turn."""
+    index: int
+    speaker: str
+    tactics: dict[str, float]
+    predicted: list[str]
+    risk: float
+    risk_level: str
+    alert: bool
+    alert_turn: Optional[int]
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class LiveSession:
+    """A call in progress: feed turns one at a time; each update reads only the new turn and a bounded state."""
+
+    def __init__(self, analyzer: "Analyzer", dialogue_id: str = "live"):
+        self._analyzer = analyzer
+        self._backend = analyzer.backend
+        self._state = self._backend.start()
+        self.dialogue_id = dialogue_id
+        self.turns: list[Turn] = []
+        self._tactics: list[dict[str, float]] = []
+        self._risks: list[float] = []
+        self._scam_type: Optional[str] = None
+        self.alert_turn: Optional[int] = None
+
+    def add_turn(self, speaker: str, text: str) -> TurnUpdate:
+        turn = Turn(speaker=str(speaker), text=str(text))
+        self._state, tactics, risk, scam_type = self._backend.step(self._state, turn.speaker, turn.text)
+        decision = self._backend.decision
+        index = len(self.turns)
+        self.turns.append(turn)
+        self._tactics.append(tactics)
+        self._risks.append(risk)
+        self._scam_type = scam_type
+        if self.alert_turn is None and risk >= decision.alert_threshold:
+            self.alert_turn = index
+        return TurnUpdate(index=index, speaker=turn.speaker, tactics={t: round(float(p), 4) for t, p in tactics.items()},
+                          predicted=decision.predicted(tactics), risk=round(float(risk), 4),
+                          risk_level=risk_level(risk, decision.caution, decision.danger),
+                          alert=self.alert_turn is not None, alert_turn=self.alert_turn)
+
+    def prediction(self) -> Prediction:
+        """The whole call so far in the batch schema."""
+        if not self.turns:
+            raise ValueError("the live session has no turns yet")
+        dialogue = Dialogue(id=self.dialogue_id, turns=list(self.turns))
+        scores = DialogueScores(list(self._tactics), list(self._risks), self._scam_type)
+        return assemble(dialogue, scores, self._backend.decision, self._analyzer.name)
+
+
+class Analyzer:
+    """Load a model (or the keyword rules) and analyze dialogues, in batch or live.
+
+    >>> from analyzer import Analyzer
+    >>> analyzer = Analyzer.from_pretrained("rules")
+    >>> session = analyzer.live()
+    >>> update = session.add_turn("客服", "您好，我是淘宝客服，您买的面霜检测出荧光剂超标，给您三倍赔偿")
+    >>> sorted(update.predicted)
+    ['impersonation', 'lure', 'pretext']
+    """
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu") -> "Analyzer":
+        """`None` loads the shipped default model, `"rules"` the keyword baseline, else a model folder."""
+        if path is not None and str(path) == RULES:
+            from analyzer.rules_backend import RulesBackend
+            return cls(RulesBackend())
+        from analyzer.model.inference import NeuralBackend
+        return cls(NeuralBackend.from_pretrained(path, device=device))
+
+    def analyze(self, dialogue: Dialogue | dict) -> Prediction:
+        return self.analyze_many([dialogue])[0]
+
+    def analyze_many(self, dialogues: Iterable[Dialogue | dict], batch_size: int = 16) -> list[Prediction]:
+        return list(self.iter_analyze(dialogues, batch_size=batch_size))
+
+    def iter_analyze(self, dialogues: Iterable[Dialogue | dict], batch_size: int = 16) -> Iterator[Prediction]:
+        """Stream predictions in input order, holding at most one batch in memory."""
+        batch: list[Dialogue] = []
+        for item in dialogues:
+            batch.append(item if isinstance(item, Dialogue) else Dialogue.model_validate(item))
+            if len(batch) >= batch_size:
+                yield from self._predict_batch(batch)
+                batch = []
+        if batch:
+            yield from self._predict_batch(batch)
+
+    def _predict_batch(self, batch: Sequence[Dialogue]) -> list[Prediction]:
+        scores = self.backend.score_many(batch)
+        return [assemble(d, s, self.backend.decision, self.name) for d, s in zip(batch, scores)]
+
+    def live(self, dialogue_id: str = "live") -> LiveSession:
+        return LiveSession(self, dialogue_id)

@@ -1,0 +1,111 @@
+"""Batch and live inference with a trained tagger folder, as a backend of the Analyzer facade."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from analyzer.model.errors import ModelLoadError
+from analyzer.paths import DEFAULT_MODEL_DIR
+from analyzer.predict import Decision, DialogueScores
+from analyzer.schema import Dialogue
+
+REBUILD_HINT = "rebuild it with `make model` (or `python -m analyzer train`), or pass --model rules for the keyword baseline"
+
+
+def turn_text(speaker: str, text: str) -> str:
+    """How a turn is shown to the encoder; the speaker's name is a useful cue."""
+    return f"{speaker}：{text}"
+
+
+@dataclass
+class LiveState:
+    first_speaker: Optional[str] = None
+    hidden: Optional[torch.Tensor] = None
+
+
+class NeuralBackend:
+    def __init__(self, model, tokenizer, name: str, device: str = "cpu"):
+        self.model = model.eval().to(device)
+        self.tokenizer = tokenizer
+        self.name = name
+        self.device = device
+        self.decision = Decision.from_dict(model.config.decision) if model.config.decision else Decision()
+        self._lock = threading.Lock()  # the fast tokenizer is not safe to share across threads
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu") -> "NeuralBackend":
+        from transformers import AutoModel, AutoTokenizer
+        import analyzer.model.modeling  # noqa: F401  (registers the Auto classes)
+
+        folder = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        is_local = path is None or folder.exists() or str(path).startswith((".", "/"))
+        if is_local:
+            if not folder.exists():
+                raise ModelLoadError(f"model folder {folder} does not exist; {REBUILD_HINT}")
+            if not (folder / "config.json").exists():
+                raise ModelLoadError(f"model folder {folder} has no config.json; {REBUILD_HINT}")
+        try:
+            model = AutoModel.from_pretrained(str(folder) if is_local else str(path))
+            tokenizer = AutoTokenizer.from_pretrained(str(folder) if is_local else str(path))
+        except Exception as err:  # corrupt weights, wrong model type, unreadable files
+            raise ModelLoadError(f"cannot load model from {folder}: {type(err).__name__}: {str(err)[:200]}; "
+                                 f"{REBUILD_HINT}") from None
+        if getattr(model.config, "model_type", "") != "scam-dialogue-tagger":
+            raise ModelLoadError(f"{folder} holds a {model.config.model_type!r} model, not a scam-dialogue-tagger; "
+                                 "train one on it with `python -m analyzer train --base-model ...`")
+        version = (json.loads((folder / "training_args.json").read_text()).get("version")
+                   if is_local and (folder / "training_args.json").exists() else None)
+        name = f"{folder.name}" + (f"@{version}" if version else "")
+        return cls(model, tokenizer, name=name, device=device)
+
+    # ---------------------------------------------------------------- batch
+    def _tokenize(self, texts: list[str]):
+        with self._lock:
+            return self.tokenizer(texts, truncation=True, max_length=self.model.config.max_turn_tokens,
+                                  padding=True, return_tensors="pt")
+
+    @torch.inference_mode()
+    def score_many(self, dialogues: Sequence[Dialogue]) -> list[DialogueScores]:
+        texts, counts, first = [], [], []
+        for d in dialogues:
+            counts.append(len(d.turns))
+            opener = d.turns[0].speaker
+            for turn in d.turns:
+                texts.append(turn_text(turn.speaker, turn.text))
+                first.append(float(turn.speaker == opener))
+        batch = self._tokenize(texts)
+        out = self.model(input_ids=batch["input_ids"].to(self.device),
+                         attention_mask=batch["attention_mask"].to(self.device),
+                         turn_counts=counts, first_speaker=torch.tensor(first, device=self.device))
+        tactic = torch.sigmoid(out["tactic_logits"]).cpu()
+        risk = torch.sigmoid(out["risk_logits"] / self.model.config.risk_temperature).cpu()
+        types = out["type_logits"].cpu()
+        ids, kinds = self.model.config.tactic_ids, self.model.config.scam_types
+        results, start = [], 0
+        for n in counts:
+            rows = tactic[start:start + n].tolist()
+            results.append(DialogueScores(tactics=[dict(zip(ids, row)) for row in rows],
+                                          risks=risk[start:start + n].tolist(),
+                                          scam_type=kinds[int(types[start + n - 1].argmax())]))
+            start += n
+        return results
+
+    # ---------------------------------------------------------------- live
+    def start(self) -> LiveState:
+        return LiveState()
+
+    def step(self, state: LiveState, speaker: str, text: str):
+        if state.first_speaker is None:
+            state = LiveState(first_speaker=speaker, hidden=None)
+        batch = self._tokenize([turn_text(speaker, text)])
+        tactic, risk, types, hidden = self.model.step(batch["input_ids"].to(self.device),
+                                                      batch["attention_mask"].to(self.device),
+                                                      speaker == state.first_speaker, state.hidden)
+        new_state = LiveState(first_speaker=state.first_speaker, hidden=hidden)
+        tactics = dict(zip(self.model.config.tactic_ids, tactic.cpu().tolist()))
+        return new_state, tactics, float(risk), self.model.config.scam_types[int(types.argmax())]

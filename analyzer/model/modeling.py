@@ -1,0 +1,125 @@
+"""The tactic tagger: a BERT turn encoder under a causal GRU over the call.
+
+Each turn ("speaker：text") is encoded on its own (mean-pooled, at most `max_turn_tokens`); a one-layer GRU reads the
+turn vectors in order, so a turn's tactics and the running scam risk see every earlier turn and never a later one.
+Live mode therefore costs one short encoder pass and one GRU step per new turn, whatever the call's length.
+Registered with transformers' Auto classes as model_type "scam-dialogue-tagger".
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, BertConfig, BertModel, PretrainedConfig, PreTrainedModel
+
+from analyzer.taxonomy import SCAM_TYPES, TACTIC_IDS
+
+
+class ScamTaggerConfig(PretrainedConfig):
+    model_type = "scam-dialogue-tagger"
+
+    def __init__(self, encoder: Optional[dict] = None, tactic_ids=TACTIC_IDS, scam_types=tuple(SCAM_TYPES),
+                 context_size: int = 256, max_turn_tokens: int = 64, dropout: float = 0.1,
+                 risk_temperature: float = 1.0, decision: Optional[dict] = None, base_model: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder or BertConfig().to_dict()
+        self.tactic_ids = list(tactic_ids)
+        self.scam_types = list(scam_types)
+        self.context_size = context_size
+        self.max_turn_tokens = max_turn_tokens
+        self.dropout = dropout
+        self.risk_temperature = risk_temperature
+        self.decision = decision or {}
+        self.base_model = base_model
+
+
+class ScamTaggerModel(PreTrainedModel):
+    config_class = ScamTaggerConfig
+    base_model_prefix = "tagger"
+    _no_split_modules = ["BertLayer"]
+
+    def __init__(self, config: ScamTaggerConfig):
+        super().__init__(config)
+        enc_cfg = BertConfig(**{k: v for k, v in config.encoder.items() if k not in ("model_type", "architectures")})
+        self.encoder = BertModel(enc_cfg, add_pooling_layer=False)
+        hidden = enc_cfg.hidden_size
+        self.dropout = nn.Dropout(config.dropout)
+        self.context = nn.GRU(hidden + 1, config.context_size, batch_first=True)
+        self.tactic_head = nn.Linear(hidden + config.context_size, len(config.tactic_ids))
+        self.risk_head = nn.Linear(config.context_size, 1)
+        self.type_head = nn.Linear(config.context_size, len(config.scam_types))
+        self.post_init()
+
+    def _init_weights(self, module):
+        # only the new heads are initialised here; the encoder keeps its pretrained weights
+        if isinstance(module, nn.Linear) and module in (getattr(self, "tactic_head", None),
+                                                        getattr(self, "risk_head", None),
+                                                        getattr(self, "type_head", None)):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+
+    def encode_turns(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(N, L) token ids -> (N, H) mean-pooled turn vectors."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def heads(self, turn_vectors: torch.Tensor, context: torch.Tensor):
+        """Per-turn tactic logits, risk logits and scam-type logits from turn vectors and GRU outputs."""
+        tactic_logits = self.tactic_head(self.dropout(torch.cat([turn_vectors, context], dim=-1)))
+        risk_logits = self.risk_head(self.dropout(context)).squeeze(-1)
+        type_logits = self.type_head(self.dropout(context))
+        return tactic_logits, risk_logits, type_logits
+
+    def forward(self, input_ids, attention_mask, turn_counts, first_speaker, tactic_labels=None, tactic_mask=None,
+                dialogue_labels=None, type_labels=None, risk_weights=None):
+        """Dialogues flattened into turns: `turn_counts[b]` turns of dialogue b, in order, in input_ids.
+
+        first_speaker: (N,) 1.0 where the turn's speaker is the dialogue's first speaker.
+        Labels (optional): tactic_labels (N, K) with tactic_mask (N,) for turns that have gold tactics,
+        dialogue_labels (B,) 1/0, type_labels (B,) index or -100.
+        """
+        vectors = self.encode_turns(input_ids, attention_mask)
+        features = torch.cat([vectors, first_speaker.unsqueeze(-1).to(vectors.dtype)], dim=-1)
+        chunks = torch.split(features, list(turn_counts))
+        padded = nn.utils.rnn.pad_sequence(chunks, batch_first=True)
+        packed = nn.utils.rnn.pack_padded_sequence(padded, torch.as_tensor(list(turn_counts)), batch_first=True,
+                                                   enforce_sorted=False)
+        out, _ = self.context(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+        context = torch.cat([out[b, :n] for b, n in enumerate(turn_counts)])  # back to (N, C)
+        tactic_logits, risk_logits, type_logits = self.heads(vectors, context)
+        result = {"tactic_logits": tactic_logits, "risk_logits": risk_logits, "type_logits": type_logits}
+        if dialogue_labels is not None:
+            result["loss"] = self._loss(result, turn_counts, tactic_labels, tactic_mask, dialogue_labels, type_labels,
+                                        risk_weights)
+        return result
+
+    def _loss(self, result, turn_counts, tactic_labels, tactic_mask, dialogue_labels, type_labels, risk_weights):
+        counts = torch.as_tensor(list(turn_counts))
+        turn_dialogue_labels = torch.repeat_interleave(dialogue_labels.float(), counts)
+        risk_loss = nn.functional.binary_cross_entropy_with_logits(result["risk_logits"], turn_dialogue_labels,
+                                                                   weight=risk_weights)
+        loss = risk_loss
+        if tactic_mask is not None and tactic_mask.any():
+            logits = result["tactic_logits"][tactic_mask]
+            loss = loss + nn.functional.binary_cross_entropy_with_logits(logits, tactic_labels[tactic_mask].float()) * 4.0
+        last = torch.cumsum(counts, 0) - 1
+        if type_labels is not None and (type_labels >= 0).any():
+            loss = loss + 0.3 * nn.functional.cross_entropy(result["type_logits"][last], type_labels, ignore_index=-100)
+        return loss
+
+    @torch.no_grad()
+    def step(self, input_ids, attention_mask, is_first_speaker: bool, state: Optional[torch.Tensor]):
+        """Live mode: one new turn (1, L) and the GRU state -> (tactic probs, risk, type probs, new state)."""
+        vector = self.encode_turns(input_ids, attention_mask)
+        feature = torch.cat([vector, vector.new_tensor([[float(is_first_speaker)]])], dim=-1)
+        out, state = self.context(feature.unsqueeze(1), state)
+        tactic_logits, risk_logits, type_logits = self.heads(vector, out[:, 0])
+        return (torch.sigmoid(tactic_logits[0]), torch.sigmoid(risk_logits[0] / self.config.risk_temperature),
+                torch.softmax(type_logits[0], -1), state)
+
+
+AutoConfig.register(ScamTaggerConfig.model_type, ScamTaggerConfig)
+AutoModel.register(ScamTaggerConfig, ScamTaggerModel)

@@ -1,0 +1,42 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write text or bytes to a file in tmp_path and return its path."""
+    def _write(name: str, content) -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+    return _write
+
+
+@pytest.fixture
+def dialogue_dict():
+    return {"id": "d1", "label": "scam", "turns": [
+        {"speaker": "客服", "text": "您好，我是淘宝客服，您买的面霜检测出荧光剂超标", "tactics": ["impersonation", "pretext"]},
+        {"speaker": "用户", "text": "啊？那怎么办", "tactics": []},
+        {"speaker": "客服", "text": "把验证码报给我，我给您三倍赔偿", "tactics": ["sensitive_info", "lure"]}]}
+
+
+@pytest.fixture
+def run_cli():
+    """Run `python -m analyzer ...` in a subprocess; returns CompletedProcess with text output."""
+    def _run(*args, stdin: str | None = None):
+        return subprocess.run([sys.executable, "-m", "analyzer", *map(str, args)], input=stdin, capture_output=True,
+                              text=True, cwd=REPO, timeout=300)
+    return _run
+
+
+def jsonl(*objs) -> str:
+    return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objs)

@@ -1,0 +1,25 @@
+from analyzer import rules
+from analyzer.taxonomy import TACTIC_IDS, TACTICS, risk_level
+
+
+def test_taxonomy_ids_fixed():
+    assert TACTIC_IDS == ("impersonation", "info_leverage", "pretext", "lure", "urgency", "threat", "isolation",
+                          "guided_operation", "fake_insurance", "sensitive_info", "transfer")
+    assert all(t.zh and t.en and t.definition and t.examples for t in TACTICS)
+
+
+def test_risk_level_bands():
+    assert [risk_level(p) for p in (0.1, 0.45, 0.9)] == ["safe", "caution", "danger"]
+
+
+def test_rules_tag_and_warning():
+    assert rules.tag_turn("把手机收到的验证码报给我")["sensitive_info"] == 1.0
+    warning = rules.tag_turn("任何人索要验证码都不要给，这都是诈骗")
+    assert not any(warning.values())
+
+
+def test_rules_risk_grows():
+    state = rules.RuleState()
+    _, r1 = rules.step(state, "您好")
+    _, r2 = rules.step(state, "您下载腾讯会议共享屏幕，把验证码报给我，再转到安全账户")
+    assert r2 > r1 and r2 > 0.5
