@@ -9,7 +9,6 @@ pieces Chinese (and ASCII) text uses, in a cache folder outside the repository.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import struct
@@ -161,11 +160,15 @@ def _keep_piece(piece: str) -> bool:
     return True
 
 
-def trim_tokenizer(tok: dict) -> tuple[dict, list[int]]:
-    """Keep special tokens and Chinese/ASCII pieces; return the new tokenizer.json and the kept old ids."""
+def trim_tokenizer(tok: dict, keep=None) -> tuple[dict, list[int]]:
+    """Keep special tokens and the pieces `keep(index, piece)` accepts (default: Chinese/ASCII pieces).
+
+    Returns the new tokenizer.json and the kept old ids, in order, to slice the embedding matrix with.
+    """
+    keep = keep or (lambda _index, piece: _keep_piece(piece))
     vocab = tok["model"]["vocab"]
     special = {a["id"] for a in tok["added_tokens"]}
-    kept = [i for i, (piece, _score) in enumerate(vocab) if i in special or i < 4 or _keep_piece(piece)]
+    kept = [i for i, (piece, _score) in enumerate(vocab) if i in special or i < 4 or keep(i, piece)]
     remap = {old: new for new, old in enumerate(kept)}
     new = json.loads(json.dumps(tok))
     new["model"]["vocab"] = [vocab[i] for i in kept]
@@ -178,6 +181,10 @@ def trim_tokenizer(tok: dict) -> tuple[dict, list[int]]:
     new["truncation"] = None
     new["padding"] = None
     return new, kept
+
+
+def single_char_piece(_index: int, piece: str) -> bool:
+    return len(piece.replace("\u2581", "")) <= 1 and _keep_piece(piece)
 
 
 # ---------------------------------------------------------------- build and verify

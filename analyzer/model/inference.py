@@ -50,7 +50,7 @@ class NeuralBackend:
             if not (folder / "config.json").exists():
                 raise ModelLoadError(f"model folder {folder} has no config.json; {REBUILD_HINT}")
         try:
-            model = AutoModel.from_pretrained(str(folder) if is_local else str(path))
+            model = AutoModel.from_pretrained(str(folder) if is_local else str(path), dtype=torch.float32)
             tokenizer = AutoTokenizer.from_pretrained(str(folder) if is_local else str(path))
         except Exception as err:  # corrupt weights, wrong model type, unreadable files
             raise ModelLoadError(f"cannot load model from {folder}: {type(err).__name__}: {str(err)[:200]}; "

@@ -1,0 +1,79 @@
+"""Fit what the dev split decides: a risk temperature, per-tactic thresholds and the alert threshold."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from analyzer.evaluation.metrics import early_warning, turn_metrics
+from analyzer.predict import Decision, first_alert
+from analyzer.taxonomy import TACTIC_IDS
+
+GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def fit_temperature(final_probs: Sequence[float], labels: Sequence[int]) -> float:
+    """Temperature minimising the dev log-loss of the dialogue probability (grid search, robust on small sets)."""
+    logits, y = _logit(np.asarray(final_probs)), np.asarray(labels, dtype=float)
+    best, best_t = math.inf, 1.0
+    for t in np.exp(np.linspace(np.log(0.3), np.log(6.0), 120)):
+        p = 1 / (1 + np.exp(-logits / t))
+        loss = -np.mean(y * np.log(p + 1e-9) + (1 - y) * np.log(1 - p + 1e-9))
+        if loss < best:
+            best, best_t = loss, float(t)
+    return best_t
+
+
+def rescale(probs: Sequence[float], temperature: float) -> list[float]:
+    return (1 / (1 + np.exp(-_logit(np.asarray(probs)) / temperature))).tolist()
+
+
+def fit_tactic_thresholds(gold: list[list[str]], probs: list[dict[str, float]]) -> dict[str, float]:
+    thresholds = {}
+    for tactic in TACTIC_IDS:
+        y = np.array([tactic in g for g in gold])
+        p = np.array([pr[tactic] for pr in probs])
+        best_f1, best_t = -1.0, 0.5
+        for t in GRID:
+            pred = p >= t
+            tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            if f1 > best_f1 + 1e-9:
+                best_f1, best_t = f1, float(t)
+        thresholds[tactic] = best_t
+    return thresholds
+
+
+def fit_alert_threshold(risks: list[list[float]], labels: list[int], gold_tactics: list[list[list[str]]],
+                        max_benign_alert_rate: float = 0.02) -> float:
+    """The lowest threshold at which at most `max_benign_alert_rate` of benign dev calls ever raise the alert."""
+    peaks = np.array([max(r) for r, y in zip(risks, labels) if y == 0])
+    for t in np.round(np.arange(0.30, 0.991, 0.01), 2):
+        if peaks.size == 0 or (peaks >= t).mean() <= max_benign_alert_rate:
+            return float(t)
+    return 0.99
+
+
+def calibrate(dev: list[dict], scores: list, base: Decision | None = None) -> tuple[Decision, float, dict]:
+    """dev: gold dialogues; scores: DialogueScores from the model at temperature 1. Returns decision, T, report."""
+    labels = [int(d["label"] == "scam") for d in dev]
+    temperature = fit_temperature([s.risks[-1] for s in scores], labels)
+    risks = [rescale(s.risks, temperature) for s in scores]
+    gold_turns = [t.get("tactics") or [] for d in dev for t in d["turns"]]
+    prob_turns = [p for s in scores for p in s.tactics]
+    decision = Decision(**(base.to_dict() if base else {}))
+    decision.tactic_thresholds = fit_tactic_thresholds(gold_turns, prob_turns)
+    gold_dialogue_tactics = [[t.get("tactics") or [] for t in d["turns"]] for d in dev]
+    decision.alert_threshold = fit_alert_threshold(risks, labels, gold_dialogue_tactics)
+    scam_idx = [i for i, y in enumerate(labels) if y]
+    report = {"temperature": temperature,
+              "dev_turns": turn_metrics(gold_turns, [decision.predicted(p) for p in prob_turns]),
+              "dev_early": early_warning([first_alert(risks[i], decision.alert_threshold) for i in scam_idx],
+                                         [gold_dialogue_tactics[i] for i in scam_idx])}
+    return decision, temperature, report
