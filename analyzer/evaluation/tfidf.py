@@ -1,0 +1,97 @@
+"""Character n-gram TF-IDF with logistic regression (scikit-learn): a trained baseline with the Backend interface.
+
+One classifier reads the dialogue so far (all turns up to t) and gives the running risk; one one-vs-rest
+classifier per tactic reads the turn itself. Thresholds: the running-risk alert threshold is fitted on dev like the
+neural model's, so the comparison is fair.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from analyzer.predict import Decision, DialogueScores
+from analyzer.schema import Dialogue
+from analyzer.taxonomy import TACTIC_IDS
+
+
+def _prefix_texts(turns) -> list[str]:
+    out, acc = [], []
+    for t in turns:
+        acc.append(f"{t['speaker'] if isinstance(t, dict) else t.speaker}：{t['text'] if isinstance(t, dict) else t.text}")
+        out.append("\n".join(acc[-30:]))
+    return out
+
+
+@dataclass
+class TfidfState:
+    turns: list = field(default_factory=list)
+
+
+class TfidfBackend:
+    name = "tfidf-logreg"
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+        self.decision = Decision()
+
+    def fit(self, train: list[dict], dev: list[dict] | None = None) -> "TfidfBackend":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        turns = [t for d in train for t in d["turns"]]
+        self.turn_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+        x_turn = self.turn_vec.fit_transform([t["text"] for t in turns])
+        self.turn_models = {}
+        for tactic in TACTIC_IDS:
+            y = np.array([tactic in (t.get("tactics") or []) for t in turns])
+            if y.any() and not y.all():
+                self.turn_models[tactic] = LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced",
+                                                              random_state=self.seed).fit(x_turn, y)
+        prefixes, labels = [], []
+        for d in train:
+            texts = _prefix_texts(d["turns"])
+            prefixes += texts
+            labels += [int(d["label"] == "scam")] * len(texts)
+        self.dialogue_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True,
+                                            max_features=200_000)
+        x = self.dialogue_vec.fit_transform(prefixes)
+        self.dialogue_model = LogisticRegression(max_iter=2000, C=4.0, random_state=self.seed).fit(x, labels)
+        if dev:
+            from analyzer.model.calibration import fit_alert_threshold, fit_tactic_thresholds
+            scores = self.score_many([Dialogue.model_validate(d) for d in dev])
+            self.decision.tactic_thresholds = fit_tactic_thresholds(
+                [t.get("tactics") or [] for d in dev for t in d["turns"]], [p for s in scores for p in s.tactics])
+            self.decision.alert_threshold = fit_alert_threshold(
+                [s.risks for s in scores], [int(d["label"] == "scam") for d in dev],
+                [[t.get("tactics") or [] for t in d["turns"]] for d in dev])
+        return self
+
+    def _score_turns(self, texts: list[str], prefixes: list[str]):
+        x_turn = self.turn_vec.transform(texts)
+        probs = {t: (m.predict_proba(x_turn)[:, 1] if (m := self.turn_models.get(t)) else np.zeros(len(texts)))
+                 for t in TACTIC_IDS}
+        risks = self.dialogue_model.predict_proba(self.dialogue_vec.transform(prefixes))[:, 1]
+        return [{t: float(probs[t][i]) for t in TACTIC_IDS} for i in range(len(texts))], risks.tolist()
+
+    def score_many(self, dialogues: Sequence[Dialogue]) -> list[DialogueScores]:
+        texts, prefixes, counts = [], [], []
+        for d in dialogues:
+            texts += [t.text for t in d.turns]
+            prefixes += _prefix_texts(d.turns)
+            counts.append(len(d.turns))
+        tactics, risks = self._score_turns(texts, prefixes)
+        out, start = [], 0
+        for n in counts:
+            out.append(DialogueScores(tactics[start:start + n], risks[start:start + n], None))
+            start += n
+        return out
+
+    def start(self) -> TfidfState:
+        return TfidfState()
+
+    def step(self, state: TfidfState, speaker: str, text: str):
+        state = TfidfState(turns=state.turns + [{"speaker": speaker, "text": text}])
+        tactics, risks = self._score_turns([text], _prefix_texts(state.turns)[-1:])
+        return state, tactics[0], risks[0], None

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from analyzer.corpus import SPLITS, load_corpus, load_split
+from analyzer.corpus.agreement import agreement, cohen_kappa
+from analyzer.corpus.dedup import distinct_ngram_share, jaccard, shingles, similar_pairs
+from analyzer.corpus.stats import check, compute
+from analyzer.paths import DATASETS_DIR
+from analyzer.schema import Dialogue
+from analyzer.taxonomy import SCAM_TYPES
+
+
+@pytest.fixture(scope="module")
+def gold():
+    return {s: load_split(s) for s in SPLITS}
+
+
+def test_every_file_valid_against_schema_and_taxonomy(gold):
+    for split, rows in gold.items():
+        for row in rows:
+            d = Dialogue.model_validate(row)
+            assert d.label in ("scam", "benign"), d.id
+            assert all(t.tactics is not None for t in d.turns), d.id
+            if d.label == "scam":
+                assert d.scam_type in SCAM_TYPES, d.id
+            else:
+                assert not any(t.tactics for t in d.turns), f"benign dialogue {d.id} carries tactics"
+    silver = load_split("silver")
+    assert len(silver) > 5000 and all(Dialogue.model_validate(r).label in ("scam", "benign") for r in silver[:500])
+
+
+def test_splits_disjoint_and_test_frozen(gold):
+    import hashlib
+    ids = [d["id"] for rows in gold.values() for d in rows]
+    assert len(ids) == len(set(ids))
+    lock = json.loads((DATASETS_DIR / "gold" / "test.lock.json").read_text())
+    assert hashlib.sha256((DATASETS_DIR / "gold" / "test.jsonl").read_bytes()).hexdigest() == lock["sha256"]
+    assert sorted(lock["ids"]) == sorted(d["id"] for d in gold["test"])
+
+
+def test_corpus_requirements_hold():
+    stats = compute()
+    print(json.dumps(stats, ensure_ascii=False, indent=1))
+    assert check(stats) == []
+
+
+def test_no_silver_leak_into_gold_test(gold):
+    from analyzer.corpus.dedup import dialogue_text
+    test_texts = [dialogue_text(d) for d in gold["test"]]
+    silver_texts = [dialogue_text(d) for d in load_split("silver")]
+    pairs = similar_pairs(test_texts + silver_texts, 0.5)
+    assert not [p for p in pairs if p[0] < len(test_texts) <= p[1]]
+
+
+def test_load_corpus_datasetdict():
+    dd = load_corpus("gold")
+    assert set(dd) == set(SPLITS) and dd["train"].num_rows > 500
+    assert isinstance(dd["test"][0]["turns"][0]["tactics"], list)
+
+
+def test_dedup_helpers():
+    assert jaccard(shingles("您好我是淘宝客服请问"), shingles("您好我是淘宝客服请问")) == 1.0
+    pairs = similar_pairs(["今天天气很好我们去公园散步吧", "今天天气很好我们去公园散步吧！", "完全不同的一句话内容在这里"], 0.8)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 1)]
+    assert distinct_ngram_share(["abcdefg", "abcdefg"]) == pytest.approx(0.5)
+
+
+def test_kappa_and_agreement():
+    assert cohen_kappa([1, 0, 1, 0], [1, 0, 1, 0]) == 1.0
+    assert cohen_kappa([1, 1, 0, 0], [1, 0, 1, 0]) == 0.0
+    result = agreement({"d": [["lure"], []]}, {"d": [["lure"], ["threat"]]})
+    assert result["turn_exact_agreement"] == 0.5 and result["per_tactic"]["lure"]["kappa"] == 1.0
+
+
+def test_agreement_study_reproducible():
+    from analyzer.corpus.agreement import main
+    report = main(write=False)
+    assert report["all"]["dialogues"] >= 150
+    saved = json.loads((DATASETS_DIR / "agreement.json").read_text())
+    assert saved["all"]["turn_exact_agreement"] == report["all"]["turn_exact_agreement"]

