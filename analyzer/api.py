@@ -117,3 +117,13 @@ class Analyzer:
 
     def live(self, dialogue_id: str = "live") -> LiveSession:
         return LiveSession(self, dialogue_id)
+
+    def explainer(self, llm=None, **kwargs):
+        """The explanation chain for a backend spec ('none', 'openai:MODEL', ...) or a LangChain chat model."""
+        from analyzer.chain import make_explainer
+        return make_explainer(llm, **kwargs)
+
+    def explain(self, dialogue: Dialogue | dict, llm=None, prediction: Optional[Prediction] = None):
+        """Analyze (unless a prediction is given) and explain step by step, citing turns."""
+        dialogue = dialogue if isinstance(dialogue, Dialogue) else Dialogue.model_validate(dialogue)
+        return self.explainer(llm).explain(dialogue, prediction or self.analyze(dialogue))

@@ -101,3 +101,19 @@ def risk_level(probability: float, caution: float = 0.3, danger: float = 0.6) ->
 def unknown_tactics(ids) -> list[str]:
     """Return the ids that are not in the taxonomy, in input order."""
     return [t for t in ids if t not in TACTIC_BY_ID]
+
+# Why each tactic is a warning sign, in the words the explanations use (Chinese first).
+WHY_ZH: dict[str, str] = {
+    "impersonation": "自称客服、银行、公检法或熟人等身份来取得信任，但真实身份无法从电话里确认。",
+    "info_leverage": "报出您的姓名、订单或地址等个人信息来显得可信；这些信息可能早已泄露，不能证明对方身份。",
+    "pretext": "编造一个需要您马上处理的问题（商品有害、包裹丢失、账户异常、贷款关系等）。",
+    "lure": "用赔偿、退款、返利或中奖等好处吸引您配合操作。",
+    "urgency": "制造时间压力，让您来不及思考和核实。",
+    "threat": "用违约金、影响征信、冻结账户或法律后果等吓唬您。",
+    "isolation": "让您保密、不要挂电话、身边不能有人或转到私人联系方式，切断您向家人和官方求证的机会。",
+    "guided_operation": "一步步指挥您下载软件、进入会议、共享屏幕、点链接或扫码。",
+    "fake_insurance": "以保证金、验资、解冻费、银行卡保险或信用担保等名义让您拿出钱。",
+    "sensitive_info": "索要银行卡号、验证码、密码或身份证号等敏感信息。",
+    "transfer": "要求您转账、付款、贷款或向亲友借钱。",
+}
+assert set(WHY_ZH) == set(TACTIC_IDS)

@@ -39,6 +39,7 @@ def test_eval_command_writes_report(run_cli, tmp_path):
         assert key in metrics, key
     assert metrics["dataset"]["sha256"] and metrics["code_version"]["package"] and metrics["config"]["seed"] == 0
     assert metrics["systems"]["model"]["n_failed"] == 0
+    assert metrics["explanation.verbatim_quote_rate"] == 1.0 and metrics["explanation.cited_turn_validity"] == 1.0
     assert "| model |" in (out / "report.md").read_text()
     assert (out / "reliability.png").stat().st_size > 1000
 

@@ -15,7 +15,7 @@ def cmd_eval(args) -> int:
     tasks = [t for t in (args.tasks or "").split(",") if t] or None
     try:
         report = run(data=args.data, model=args.model, baselines=baselines, task_names=tasks, limit=args.limit,
-                     seed=args.seed)
+                     seed=args.seed, sample=args.sample)
     except (ModelLoadError, ValueError, FileNotFoundError) as err:
         raise CommandError(str(err)) from None
     command = "python -m analyzer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -35,6 +35,7 @@ def register(sub, handlers) -> None:
     p.add_argument("--baselines", default="keyword,tfidf", help="comma-separated: keyword,tfidf (empty for none)")
     p.add_argument("--tasks", default="", help="comma-separated task names from eval/tasks (default: all)")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N dialogues only")
+    p.add_argument("--sample", type=int, default=0, help="evaluate a seeded random sample of N dialogues")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output folder for metrics.json, report.md and plots")
     handlers["eval"] = cmd_eval

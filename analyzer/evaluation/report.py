@@ -52,6 +52,16 @@ def markdown(report: dict, command: str) -> str:
                 cells = [f"{v['f1']:.3f} ({v['drop']:+.3f})" for v in rb["perturbations"].values()]
                 lines.append(f"| {name} | {_fmt(next(v for k, v in rb.items() if k.startswith('clean_')))} | "
                              + " | ".join(cells) + " |")
+    if any(r.get("explanation_faithfulness", {}).get("steps") for r in systems.values()):
+        lines += ["", "## Explanations (offline grounded explainer unless an LLM is configured)", "",
+                  "| system | backend | steps | cited-turn validity | verbatim quotes | step tactic precision "
+                  "| step tactic recall |", "|---|---|---|---|---|---|---|"]
+        for name, r in systems.items():
+            x = r.get("explanation_faithfulness") or {}
+            if x.get("steps") is not None:
+                lines.append(f"| {name} | {x['backend']} | {x['steps']} | {_fmt(x['cited_turn_validity'])} | "
+                             f"{_fmt(x['verbatim_quote_rate'])} | {_fmt(x['step_tactic_precision'])} | "
+                             f"{_fmt(x['step_tactic_recall'])} |")
     skipped = {n: r[t]["skipped"] for n, r in systems.items() for t in r if isinstance(r[t], dict) and "skipped" in r[t]}
     if skipped:
         lines += ["", "## Skipped", ""] + [f"- {n}: {why}" for n, why in skipped.items()]

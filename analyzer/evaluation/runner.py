@@ -170,20 +170,28 @@ def flat_keys(result: dict) -> dict:
     for k in ("alert_before_harm_rate", "median_turns_to_alert", "within_three_turns_rate", "alerted_rate"):
         if k in e:
             out[f"early.{k}"] = e[k]
+    x = result.get("explanation_faithfulness", {})
+    for k in ("cited_turn_validity", "verbatim_quote_rate", "step_tactic_precision", "step_tactic_recall"):
+        if x.get(k) is not None:
+            out[f"explanation.{k}"] = x[k]
     for p, v in (result.get("robustness", {}).get("perturbations") or {}).items():
         out[f"robustness.{p}.f1_drop"] = v["drop"]
     return out
 
 
 def run(data: str = "test", model: Optional[str] = "default", baselines: tuple = BASELINES,
-        task_names: Optional[list[str]] = None, limit: int = 0, seed: int = 0) -> dict:
+        task_names: Optional[list[str]] = None, limit: int = 0, seed: int = 0, sample: int = 0) -> dict:
+    """limit: the first N dialogues; sample: a seeded random N (for large sets such as silver)."""
     random.seed(seed)
     gold = resolve_data(data)
     if limit:
         gold = gold[:limit]
+    if sample and sample < len(gold):
+        gold = random.Random(seed).sample(gold, sample)
     tasks = load_tasks(task_names)
     systems = build_systems(model, list(baselines), seed)
-    report = {"config": {"data": data, "model": model, "baselines": list(baselines), "limit": limit, "seed": seed,
+    report = {"config": {"data": data, "model": model, "baselines": list(baselines), "limit": limit, "sample": sample,
+                         "seed": seed,
                          "tasks": [asdict(t) for t in tasks]},
               "dataset": dataset_info(data, gold), "code_version": code_version(), "systems": {}}
     for name, system in systems.items():

@@ -1,0 +1,15 @@
+"""The explanation chain: grounded in the tagger's findings and the turns, private, injection-safe."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+
+def make_explainer(llm: Any = None, on_token=None, timeout: float = 60.0, **kwargs):
+    """An Explainer from a backend spec string ('none', 'openai:MODEL', ...), a LangChain chat model, or None."""
+    from analyzer.chain.backends import make_chat_model, parse_spec
+    from analyzer.chain.explainer import Explainer
+
+    if llm is None or isinstance(llm, str):
+        spec = parse_spec(llm)
+        return Explainer(make_chat_model(spec, timeout=timeout), spec.label, on_token=on_token, **kwargs)
+    return Explainer(llm, getattr(llm, "model_name", None) or type(llm).__name__, on_token=on_token, **kwargs)
