@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from analyzer.readers.base import InputError, Record, Source, open_source
+from analyzer.readers.base import InputError, Record, Source, open_source, source_from_bytes
 from analyzer.readers import csv_format, json_format, teleantifraud, text_format
 
 FORMATS = ("jsonl", "json", "text", "csv", "teleantifraud")
@@ -31,8 +31,9 @@ def sniff_format(head: str) -> str:
     return "text"
 
 
-def iter_records(path: str | Path, fmt: str | None = None, encoding: str | None = None) -> Iterator[Record]:
-    source = open_source(path, encoding=encoding)
+def iter_records(path: str | Path, fmt: str | None = None, encoding: str | None = None,
+                 source: Source | None = None) -> Iterator[Record]:
+    source = source or open_source(path, encoding=encoding)
     fmt = fmt or sniff_format(source.head)
     if fmt not in FORMATS:
         raise InputError(f"{source.name}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -46,13 +47,19 @@ def iter_records(path: str | Path, fmt: str | None = None, encoding: str | None 
         raise InputError(f"{source.name}: no dialogues found (is it empty or only whitespace?)")
 
 
-def read_dialogues(path: str | Path, fmt: str | None = None, encoding: str | None = None, skip_invalid: bool = False):
+def read_text(text: str, fmt: str | None = None, name: str = "<input>", skip_invalid: bool = False):
+    """Dialogues from a string (pasted text in the web demo or a request body); same checks as files."""
+    return read_dialogues(name, fmt=fmt, skip_invalid=skip_invalid, source=source_from_bytes(text.encode("utf-8"), name))
+
+
+def read_dialogues(path: str | Path, fmt: str | None = None, encoding: str | None = None, skip_invalid: bool = False,
+                   source: Source | None = None):
     """All dialogues of a file; raises InputError on the first invalid one unless skip_invalid.
 
     Returns (dialogues, errors) where errors lists the messages of skipped dialogues.
     """
     dialogues, errors = [], []
-    for record in iter_records(path, fmt=fmt, encoding=encoding):
+    for record in iter_records(path, fmt=fmt, encoding=encoding, source=source):
         if record.error is None:
             dialogues.append(record.dialogue)
         elif skip_invalid:
@@ -62,4 +69,4 @@ def read_dialogues(path: str | Path, fmt: str | None = None, encoding: str | Non
     return dialogues, errors
 
 
-__all__ = ["FORMATS", "InputError", "Record", "Source", "iter_records", "read_dialogues", "sniff_format"]
+__all__ = ["FORMATS", "InputError", "Record", "Source", "iter_records", "read_dialogues", "read_text", "sniff_format"]

@@ -68,22 +68,27 @@ def _looks_binary(head: bytes) -> bool:
     return len(head) > 0 and control / len(head) > 0.05
 
 
+def source_from_bytes(data: bytes, name: str, encoding: Optional[str] = None) -> Source:
+    return _checked(name, data[:HEAD_BYTES], None, data, encoding or "utf-8")
+
+
 def open_source(path: str | Path, encoding: Optional[str] = None) -> Source:
     """Open a path (or '-' for standard input) and check it is non-empty, text, and decodable."""
     encoding = encoding or "utf-8"
     if str(path) == "-":
-        data = sys.stdin.buffer.read()
-        name, head_bytes, file_path = "<stdin>", data[:HEAD_BYTES], None
-    else:
-        file_path = Path(path)
-        name = str(path)
-        if not file_path.exists():
-            raise InputError(f"{name}: no such file")
-        if file_path.is_dir():
-            raise InputError(f"{name}: is a folder, not a transcript file")
-        with open(file_path, "rb") as fh:
-            head_bytes = fh.read(HEAD_BYTES)
-        data = None
+        return source_from_bytes(sys.stdin.buffer.read(), "<stdin>", encoding)
+    file_path = Path(path)
+    name = str(path)
+    if not file_path.exists():
+        raise InputError(f"{name}: no such file")
+    if file_path.is_dir():
+        raise InputError(f"{name}: is a folder, not a transcript file")
+    with open(file_path, "rb") as fh:
+        head_bytes = fh.read(HEAD_BYTES)
+    return _checked(name, head_bytes, file_path, None, encoding)
+
+
+def _checked(name: str, head_bytes: bytes, file_path: Optional[Path], data: Optional[bytes], encoding: str) -> Source:
     if not head_bytes.strip():
         raise InputError(f"{name}: empty file")
     if _looks_binary(head_bytes):
