@@ -43,7 +43,7 @@ def test_failed_run_keeps_previous_output(run_cli, write, dialogue_dict, tmp_pat
     bad = write("bad.jsonl", jsonl(dialogue_dict) + "{broken\n")
     done = run_cli("analyze", bad, "-o", out, "--model", "rules")
     assert done.returncode == 2 and out.read_text() == "previous\n"
-    assert not list(tmp_path.glob(".out.jsonl.*"))
+    assert not list(tmp_path.glob("out.jsonl.*"))
 
 
 def test_skip_invalid_reports_and_continues(run_cli, write, dialogue_dict, tmp_path):
@@ -59,3 +59,38 @@ def test_missing_file_and_missing_model(run_cli, write, dialogue_dict, tmp_path)
     assert done.returncode == 2 and "no such file" in done.stderr
     done = run_cli("analyze", write("in.jsonl", jsonl(dialogue_dict)), "--model", tmp_path / "no-model")
     assert done.returncode == 2 and "does not exist" in done.stderr and "make model" in done.stderr
+
+
+def test_killed_run_resumes_without_loss_or_duplicates(run_cli, write, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from tests.conftest import REPO
+    turns = [{"speaker": "客服", "text": "您好我是客服，请把验证码告诉我"}, {"speaker": "用户", "text": "好的"}]
+    big = write("big.jsonl", "".join(json.dumps({"id": f"d{i}", "turns": turns}, ensure_ascii=False) + "\n"
+                                     for i in range(40000)))
+    out = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    proc = subprocess.Popen([sys.executable, "-m", "analyzer", "analyze", str(big), "-o", str(out), "--model", "rules",
+                             "--batch-size", "64"], cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not partial.exists() or partial.stat().st_size < 200_000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() and partial.exists()
+    written_before = partial.read_bytes().count(b"\n")
+    assert 0 < written_before < 40000
+    done = run_cli("analyze", big, "-o", out, "--model", "rules", "--resume")
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert ids == [f"d{i}" for i in range(40000)] and not partial.exists()
+    assert "from the interrupted run" in done.stderr
+
+
+def test_resume_refuses_a_different_input(run_cli, write, dialogue_dict, tmp_path):
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.partial").write_text(json.dumps({"id": "other"}) + "\n")
+    done = run_cli("analyze", write("in.jsonl", jsonl(dialogue_dict)), "-o", out, "--model", "rules", "--resume")
+    assert done.returncode == 2 and "does not match" in done.stderr
