@@ -86,11 +86,17 @@ class Analyzer:
         return self.backend.name
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu") -> "Analyzer":
-        """`None` loads the shipped default model, `"rules"` the keyword baseline, else a model folder."""
+    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu", runtime: str = "torch") -> "Analyzer":
+        """`None` loads the shipped default model, `"rules"` the keyword baseline, else a model folder.
+
+        runtime "onnx" runs the folder's ONNX export (python -m analyzer.model.onnx_export) with onnxruntime.
+        """
         if path is not None and str(path) == RULES:
             from analyzer.rules_backend import RulesBackend
             return cls(RulesBackend())
+        if runtime == "onnx":
+            from analyzer.model.onnx_export import OnnxBackend
+            return cls(OnnxBackend.from_pretrained(path))
         from analyzer.model.inference import NeuralBackend
         return cls(NeuralBackend.from_pretrained(path, device=device))
 

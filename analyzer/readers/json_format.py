@@ -7,17 +7,21 @@ from typing import Iterator
 from analyzer.readers.base import InputError, Record, Source, to_record
 
 
-def read_jsonl(source: Source) -> Iterator[Record]:
+def json_lines(source: Source) -> Iterator[tuple[str, int, object]]:
+    """(location, line number, parsed object) per non-blank line; an unparsable line yields a Record instead."""
     for number, line in enumerate(source.lines(), start=1):
         if not line.strip():
             continue
         where = f"{source.name}:{number}"
         try:
-            obj = json.loads(line)
+            yield where, number, json.loads(line)
         except json.JSONDecodeError as err:
-            yield Record(where, error=f"{where}: invalid JSON ({err.msg} at column {err.colno})")
-            continue
-        yield to_record(obj, where, default_id=f"line-{number}")
+            yield where, number, Record(where, error=f"{where}: invalid JSON ({err.msg} at column {err.colno})")
+
+
+def read_jsonl(source: Source) -> Iterator[Record]:
+    for where, number, obj in json_lines(source):
+        yield obj if isinstance(obj, Record) else to_record(obj, where, default_id=f"line-{number}")
 
 
 def read_json_array(source: Source) -> Iterator[Record]:

@@ -1,10 +1,10 @@
 """The TeleAntiFraud multi-agent JSONL: caller utterances in `left`, callee in `right`, alternating."""
 from __future__ import annotations
 
-import json
 from typing import Iterator
 
 from analyzer.readers.base import Record, Source, to_record
+from analyzer.readers.json_format import json_lines
 
 BENIGN_SCENARIOS = frozenset({"订餐服务", "外卖服务", "预约服务", "咨询客服", "日常购物", "打车服务", "交通咨询"})
 SCAM_TYPE_MAP = {"客服诈骗": "ecommerce_refund", "银行诈骗": "bank_phishing", "钓鱼诈骗": "phishing",
@@ -34,14 +34,9 @@ def convert(obj: dict, default_id: str) -> dict:
 
 
 def read_teleantifraud(source: Source) -> Iterator[Record]:
-    for number, line in enumerate(source.lines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{source.name}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield Record(where, error=f"{where}: invalid JSON ({err.msg} at column {err.colno})")
+    for where, number, obj in json_lines(source):
+        if isinstance(obj, Record):
+            yield obj
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("left"), list) or not isinstance(obj.get("right"), list):
             yield Record(where, error=f"{where}: expected an object with 'left' and 'right' lists")
