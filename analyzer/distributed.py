@@ -45,7 +45,7 @@ def read_dataset(inputs: list[str]):
 
     paths = _expand(inputs)
     if all(p.endswith(".parquet") for p in paths):
-        return ray.data.read_parquet(paths, columns=["id", "turns"])
+        return ray.data.read_parquet(paths).select_columns(["id", "turns"])
     return ray.data.read_json(paths, lines=True).select_columns(["id", "turns"])
 
 

@@ -51,7 +51,7 @@ def fit_tactic_thresholds(gold: list[list[str]], probs: list[dict[str, float]]) 
 
 
 def fit_alert_threshold(risks: list[list[float]], labels: list[int], gold_tactics: list[list[list[str]]],
-                        max_benign_alert_rate: float = 0.02) -> float:
+                        max_benign_alert_rate: float = 0.03) -> float:
     """The lowest threshold at which at most `max_benign_alert_rate` of benign dev calls ever raise the alert."""
     peaks = np.array([max(r) for r, y in zip(risks, labels) if y == 0])
     for t in np.round(np.arange(0.30, 0.991, 0.01), 2):
@@ -77,3 +77,35 @@ def calibrate(dev: list[dict], scores: list, base: Decision | None = None) -> tu
               "dev_early": early_warning([first_alert(risks[i], decision.alert_threshold) for i in scam_idx],
                                          [gold_dialogue_tactics[i] for i in scam_idx])}
     return decision, temperature, report
+
+
+def recalibrate(model_dir) -> dict:
+    """Calibrate a saved model folder again on the dev split (the shipped fp16 weights) and update its config."""
+    import json
+    from pathlib import Path
+
+    from analyzer.corpus import load_split
+    from analyzer.model.inference import NeuralBackend
+    from analyzer.model.train import evaluate_split
+
+    folder = Path(model_dir)
+    backend = NeuralBackend.from_pretrained(folder)
+    backend.model.config.risk_temperature = 1.0
+    dev = load_split("dev")
+    decision, temperature, report = calibrate(dev, evaluate_split(backend, dev))
+    config = json.loads((folder / "config.json").read_text())
+    config["risk_temperature"], config["decision"] = temperature, decision.to_dict()
+    (folder / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    meta_path = folder / "training_args.json"
+    meta = json.loads(meta_path.read_text())
+    meta["calibration"] = report
+    meta["recalibrated_with"] = f"python -m analyzer.model.calibration {folder}"
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    import sys
+    result = recalibrate(sys.argv[1] if len(sys.argv) > 1 else "models/scam-tagger-zh")
+    print({"temperature": result["temperature"], "dev_micro_f1": result["dev_turns"]["micro_f1"],
+           "dev_macro_f1": result["dev_turns"]["macro_f1"], "dev_early": result["dev_early"]})
