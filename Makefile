@@ -39,9 +39,10 @@ test: setup base browser
 corpus: setup
 	$(PY) -m analyzer.corpus.build
 
-# Train the shipped default model (about 40 minutes on 2 cores), then write its model card.
+# Train the shipped default model (about 30-40 minutes on 2 cores), calibrate it on dev, write its model card.
 model: base
 	$(PY) -m analyzer train --output models/scam-tagger-zh --epochs 4 --silver 0 --threads 2
+	$(PY) -m analyzer.model.calibration models/scam-tagger-zh
 	$(PY) -m analyzer.model.card models/scam-tagger-zh
 
 card: setup
@@ -55,6 +56,7 @@ benchmark: setup
 	$(PY) benchmarks/speed.py
 
 screenshots: setup browser
+	@fc-list :lang=zh | grep -q . || (apt-get install -y -qq fonts-noto-cjk) || echo "no CJK font: Chinese text will not render"
 	$(PY) docs/screenshots.py
 
 clean:

@@ -244,7 +244,7 @@ def build_demo() -> gr.Blocks:
             gr.Markdown(t["live_hint"])
             session = gr.State(None)
             with gr.Row():
-                speaker = gr.Textbox(value="来电", label="说话人 / Speaker", scale=1)
+                speaker = gr.Textbox(value="来电", label="说话人 / Speaker", scale=1, elem_id="live-speaker")
                 utterance = gr.Textbox(label="这一句 / Utterance", scale=4, elem_id="live-input")
                 add = gr.Button("加入 / Add", variant="primary", scale=1, elem_id="live-add")
                 reset = gr.Button("重新开始 / Reset", scale=1)

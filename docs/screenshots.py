@@ -49,6 +49,7 @@ def main() -> None:
             for speaker, text in (("来电", "喂您好，我这边是支付宝客服，请问是刘先生吧？"), ("本人", "是我，什么事？"),
                                   ("来电", "您开通的百万保障明天要自动扣费了，不关闭的话每个月扣五百"),
                                   ("来电", "您先别挂电话，下载一个腾讯会议，我教您关闭")):
+                page.locator("#live-speaker textarea, #live-speaker input").first.fill(speaker)
                 page.locator("#live-input textarea").fill(text)
                 page.locator("#live-add").click()
                 time.sleep(1.5)

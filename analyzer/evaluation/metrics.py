@@ -72,10 +72,13 @@ def reliability(y: Sequence[int], prob: Sequence[float], bins: int = 10) -> list
 
 
 def dialogue_metrics(y: Sequence[int], prob: Sequence[float], threshold: float = 0.5,
-                     lookalike: Optional[Sequence[bool]] = None) -> dict:
-    """Scam detection: y 1 = scam; lookalike marks benign look-alikes for their own false-positive rate."""
+                     lookalike: Optional[Sequence[bool]] = None, decisions: Optional[Sequence[bool]] = None) -> dict:
+    """Scam detection: y 1 = scam; lookalike marks benign look-alikes for their own false-positive rate.
+
+    `decisions` (the system's own is_scam) overrides `prob >= threshold` for the thresholded metrics.
+    """
     y, prob = np.asarray(y, dtype=int), np.asarray(prob, dtype=float)
-    pred = (prob >= threshold).astype(int)
+    pred = (np.asarray(decisions) if decisions is not None else prob >= threshold).astype(int)
     tp, fp = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum())
     fn, tn = int(((pred == 0) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
     precision, recall, f1 = _prf(tp, fp, fn)

@@ -65,7 +65,7 @@ def markdown(report: dict, command: str) -> str:
     skipped = {n: r[t]["skipped"] for n, r in systems.items() for t in r if isinstance(r[t], dict) and "skipped" in r[t]}
     if skipped:
         lines += ["", "## Skipped", ""] + [f"- {n}: {why}" for n, why in skipped.items()]
-    lines += ["", "Plots: reliability.png (calibration), roc.png, robustness.png.", ""]
+    lines += ["", "Plots: reliability.png (calibration) and robustness.png.", ""]
     return "\n".join(lines)
 
 

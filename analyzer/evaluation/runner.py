@@ -92,12 +92,12 @@ def dialogue_task(task: Task, gold: list[dict], preds: list, seed: int) -> dict:
     y = np.array([int(d["label"] == "scam") for d, _ in rows])
     prob = np.array([p.scam_probability for _, p in rows])
     look = np.array([bool((d.get("meta") or {}).get("lookalike")) for d, _ in rows])
-    threshold = 0.5
-    result = M.dialogue_metrics(y, prob, threshold, look)
+    decided = np.array([p.is_scam for _, p in rows])  # each system's own calibrated decision
+    result = M.dialogue_metrics(y, prob, lookalike=look, decisions=decided)
     result["reliability"] = M.reliability(y, prob)
     result["ci95"] = {name: _bootstrap(len(y), lambda idx, name=name: _safe(
-        M.dialogue_metrics(y[idx], prob[idx], threshold, look[idx]).get(name)), task.bootstrap, seed)
-        for name in task.headline}
+        M.dialogue_metrics(y[idx], prob[idx], lookalike=look[idx], decisions=decided[idx]).get(name)),
+        task.bootstrap, seed) for name in task.headline}
     return result
 
 

@@ -55,7 +55,9 @@ def write_card(model_dir: Path, silver_limit: int = 3000) -> dict:
         "`analyzer.Analyzer.from_pretrained(folder)`.", "",
         "## Training", "",
         f"Command: `{meta.get('command') or 'python -m analyzer train'}` (seed {meta['seed']}, {meta['epochs']} epochs, "
-        f"{meta['steps']} steps, {meta['seconds']:.0f} s on the training machine).", "",
+        f"{meta['steps']} steps, {meta['seconds']:.0f} s on the training machine)"
+        + (f"; thresholds recalibrated on dev with `{meta['recalibrated_with']}`" if meta.get("recalibrated_with") else "")
+        + ".", "",
         f"Data: gold train split ({meta['train_dialogues']} dialogues with per-turn tactics)"
         + (f" plus {meta['silver_dialogues']} TeleAntiFraud silver dialogues" if meta.get("silver_dialogues") else
            "; no silver data, so the TeleAntiFraud figure below is cross-corpus")

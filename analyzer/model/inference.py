@@ -70,6 +70,30 @@ class NeuralBackend:
                                   padding=True, return_tensors="pt")
 
     @torch.inference_mode()
+    def encode(self, texts: list[str], chunk: int = 64) -> torch.Tensor:
+        """Turn vectors, encoded in chunks of similar length so that little compute goes to padding."""
+        with self._lock:
+            ids = self.tokenizer(texts, truncation=True, max_length=self.model.config.max_turn_tokens)["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        pad = self.tokenizer.pad_token_id
+        vectors = [None] * len(ids)
+        for start in range(0, len(order), chunk):
+            rows = order[start:start + chunk]
+            width = max(len(ids[i]) for i in rows)
+            input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for r, i in enumerate(rows):
+                input_ids[r, :len(ids[i])] = torch.tensor(ids[i])
+                mask[r, :len(ids[i])] = 1
+            out = self._encode_chunk(input_ids, mask)
+            for r, i in enumerate(rows):
+                vectors[i] = out[r]
+        return torch.stack(vectors)
+
+    def _encode_chunk(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_turns(input_ids.to(self.device), mask.to(self.device))
+
+    @torch.inference_mode()
     def score_many(self, dialogues: Sequence[Dialogue]) -> list[DialogueScores]:
         texts, counts, first = [], [], []
         for d in dialogues:
@@ -78,10 +102,7 @@ class NeuralBackend:
             for turn in d.turns:
                 texts.append(turn_text(turn.speaker, turn.text))
                 first.append(float(turn.speaker == opener))
-        batch = self._tokenize(texts)
-        out = self.model(input_ids=batch["input_ids"].to(self.device),
-                         attention_mask=batch["attention_mask"].to(self.device),
-                         turn_counts=counts, first_speaker=torch.tensor(first, device=self.device))
+        out = self.model.forward_vectors(self.encode(texts), counts, torch.tensor(first, device=self.device))
         tactic = torch.sigmoid(out["tactic_logits"]).cpu()
         risk = torch.sigmoid(out["risk_logits"] / self.model.config.risk_temperature).cpu()
         types = out["type_logits"].cpu()

@@ -88,6 +88,14 @@ class ScamTaggerModel(PreTrainedModel):
         dialogue_labels (B,) 1/0, type_labels (B,) index or -100.
         """
         vectors = self.encode_turns(input_ids, attention_mask)
+        result = self.forward_vectors(vectors, turn_counts, first_speaker)
+        if dialogue_labels is not None:
+            result["loss"] = self._loss(result, turn_counts, tactic_labels, tactic_mask, dialogue_labels, type_labels,
+                                        risk_weights)
+        return result
+
+    def forward_vectors(self, vectors, turn_counts, first_speaker):
+        """The causal context and the heads over precomputed turn vectors (N, H) of dialogues flattened in order."""
         features = torch.cat([vectors, first_speaker.unsqueeze(-1).to(vectors.dtype)], dim=-1)
         chunks = torch.split(features, list(turn_counts))
         padded = nn.utils.rnn.pad_sequence(chunks, batch_first=True)
@@ -97,11 +105,7 @@ class ScamTaggerModel(PreTrainedModel):
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
         context = torch.cat([out[b, :n] for b, n in enumerate(turn_counts)])  # back to (N, C)
         tactic_logits, risk_logits, type_logits = self.heads(vectors, context)
-        result = {"tactic_logits": tactic_logits, "risk_logits": risk_logits, "type_logits": type_logits}
-        if dialogue_labels is not None:
-            result["loss"] = self._loss(result, turn_counts, tactic_labels, tactic_mask, dialogue_labels, type_labels,
-                                        risk_weights)
-        return result
+        return {"tactic_logits": tactic_logits, "risk_logits": risk_logits, "type_logits": type_logits}
 
     def _loss(self, result, turn_counts, tactic_labels, tactic_mask, dialogue_labels, type_labels, risk_weights):
         counts = torch.as_tensor(list(turn_counts))

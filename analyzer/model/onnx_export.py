@@ -83,10 +83,12 @@ class OnnxBackend(NeuralBackend):
                                  f"{path or DEFAULT_MODEL_DIR}`")
         return cls(base.model, base.tokenizer, base.name, folder, threads)
 
+    def _encode_chunk(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.encoder.run(None, {"input_ids": input_ids.numpy(),
+                                                        "attention_mask": mask.numpy()})[0])
+
     def _vectors(self, texts: list[str]) -> np.ndarray:
-        batch = self._tokenize(texts)
-        return self.encoder.run(None, {"input_ids": batch["input_ids"].numpy(),
-                                       "attention_mask": batch["attention_mask"].numpy()})[0]
+        return self.encode(texts).numpy()
 
     def _advance(self, vector: np.ndarray, first: bool, hidden: np.ndarray):
         probs, risk, types, hidden = self.stepper.run(None, {"vector": vector[None, :].astype(np.float32),
