@@ -53,3 +53,30 @@ def test_tfidf_baseline_learns():
     scam = analyzer.analyze({"id": "s", "turns": [{"speaker": "客服", "text": "您下载腾讯会议共享屏幕，把验证码报给我，钱转到安全账户"}]})
     benign = analyzer.analyze({"id": "b", "turns": [{"speaker": "小王", "text": "妈，我今晚回家吃饭，帮我留点汤哈"}]})
     assert scam.scam_probability > benign.scam_probability
+
+
+def test_llm_alone_baseline_with_a_fake_model():
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from analyzer.api import Analyzer
+    from analyzer.evaluation import llm_baseline
+    reply = json.dumps({"verdict": "scam", "risk_level": "danger", "confidence": 0.8, "advice": [],
+                        "steps": [{"turns": [0], "tactic": "sensitive_info", "quote": "请把验证码和银行卡号告诉我",
+                                   "reasoning": "r"}]}, ensure_ascii=False)
+    backend = llm_baseline.LLMBackend(FakeListChatModel(responses=[reply]))
+    prediction = Analyzer(backend).analyze(DIALOGUE)
+    assert prediction.scam_probability == 0.8 and prediction.turns[0].predicted == ["sensitive_info"]
+    assert prediction.alert_turn == 1  # it reads the whole call: no early warning
+    bad = llm_baseline.LLMBackend(FakeListChatModel(responses=["I cannot help with that."]))
+    with pytest.raises(RuntimeError, match="invalid answer"):
+        Analyzer(bad).analyze(DIALOGUE)
+    with pytest.raises(ValueError, match="needs a configured LLM"):
+        llm_baseline.LLMBackend("none")
+
+
+def test_cross_corpus_one_command(run_cli, tmp_path):
+    done = run_cli("eval", "--cross-corpus", "--model", "rules", "--sample", "150", "-o", tmp_path / "x")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "x" / "metrics.json").read_text())
+    assert set(metrics["directions"]) == {"gold->silver", "silver->gold"}
+    assert metrics["directions"]["gold->silver"]["model"]["n"] == 150
+    assert metrics["directions"]["silver->gold"]["tfidf"]["n"] == 200

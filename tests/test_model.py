@@ -72,9 +72,9 @@ def test_training_step_reduces_loss(tiny):
 def test_long_and_odd_inputs(tiny):
     analyzer = Analyzer.from_pretrained(tiny)
     turns = [{"speaker": "AB"[i % 2], "text": ["您好", "😀😀", "Hello, this is your bank", "請把驗證碼告訴我"][i % 4]}
-             for i in range(2000)]
+             for i in range(10_000)]
     prediction = analyzer.analyze({"id": "long", "turns": turns})
-    assert len(prediction.turns) == 2000
+    assert len(prediction.turns) == 10_000
     session = analyzer.live()
     for t in turns[:50]:
         update = session.add_turn(t["speaker"], t["text"])

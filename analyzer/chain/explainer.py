@@ -113,17 +113,16 @@ class Explainer:
                     time.sleep(self.backoff * (2 ** attempt))
         raise RuntimeError(f"{type(last_error).__name__}: {str(last_error)[:200]}")
 
-    def explain(self, dialogue: Dialogue, prediction: Prediction) -> Explanation:
-        if self.llm is None:
-            return grounded_explanation(dialogue, prediction)
+    def ask(self, dialogue: Dialogue, findings: str) -> tuple[Optional[LLMAnswer], Usage, Optional[str], int]:
+        """Masked prompt -> LLM -> validated answer (one repair round). Returns (answer or None, usage, error, round)."""
         masker = Masker()
         masker.learn_names([t.speaker for t in dialogue.turns], [t.text for t in dialogue.turns])
         tactics = "\n".join(f"  - {t.id}（{t.zh}）：{t.definition}" for t in TACTICS)
-        messages = self.prompt.format_messages(tactics=tactics, findings=findings_text(prediction),
+        messages = self.prompt.format_messages(tactics=tactics, findings=findings,
                                                dialogue=dialogue_text(dialogue, masker))
         usage = Usage()
         started = time.perf_counter()
-        injected = injection_suspected(dialogue)
+        detail = None
         try:
             for round_ in range(2):  # the answer, then one repair
                 reply = self._call(messages, usage)
@@ -131,15 +130,23 @@ class Explainer:
                 answer, errors = check_answer(_text_of(reply), dialogue, masker.unmask)
                 if answer is not None:
                     usage.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-                    return combine(dialogue, prediction, answer, self.backend, "ok" if round_ == 0 else "repaired",
-                                   usage, injected)
+                    return answer, usage, None, round_
                 from langchain_core.messages import AIMessage, HumanMessage
                 messages = messages + [AIMessage(content=_text_of(reply)), HumanMessage(content=repair_message(errors))]
             detail = "invalid answer after one repair: " + "; ".join(errors)[:300]
         except RuntimeError as err:
             detail = f"backend error: {err}"
-        fallback = grounded_explanation(dialogue, prediction, status="fallback", detail=detail, backend=self.backend)
         usage.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return None, usage, detail, 2
+
+    def explain(self, dialogue: Dialogue, prediction: Prediction) -> Explanation:
+        if self.llm is None:
+            return grounded_explanation(dialogue, prediction)
+        answer, usage, detail, round_ = self.ask(dialogue, findings_text(prediction))
+        if answer is not None:
+            return combine(dialogue, prediction, answer, self.backend, "ok" if round_ == 0 else "repaired", usage,
+                           injection_suspected(dialogue))
+        fallback = grounded_explanation(dialogue, prediction, status="fallback", detail=detail, backend=self.backend)
         fallback.usage = usage
         return fallback
 

@@ -20,7 +20,7 @@ from analyzer.evaluation.tasks import Task, load_tasks
 from analyzer.paths import REPO_DIR
 from analyzer.schema import Dialogue
 
-BASELINES = ("keyword", "tfidf")
+BASELINES = ("keyword", "tfidf")  # plus "llm" when an LLM is configured
 
 
 def dataset_info(name: str, dialogues: list[dict]) -> dict:
@@ -50,8 +50,11 @@ def build_systems(model: Optional[str], baselines: list[str], seed: int) -> dict
         elif name == "tfidf":
             from analyzer.evaluation.tfidf import TfidfBackend
             systems["tfidf"] = Analyzer(TfidfBackend(seed=seed).fit(load_split("train"), load_split("dev")))
+        elif name == "llm":
+            from analyzer.evaluation.llm_baseline import LLMBackend
+            systems["llm"] = Analyzer(LLMBackend())
         else:
-            raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+            raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)} or llm")
     return systems
 
 
@@ -217,3 +220,31 @@ def run(data: str = "test", model: Optional[str] = "default", baselines: tuple =
         report.update(report["systems"][primary]["keys"])
         report["primary_system"] = primary
     return report
+
+
+def run_cross_corpus(model: Optional[str] = "default", sample: int = 2000, seed: int = 0) -> dict:
+    """Train on one corpus, test on the other, both ways: gold -> TeleAntiFraud silver and silver -> gold test.
+
+    The tagger (trained on gold only) and a TF-IDF model trained on gold are tested on a seeded silver sample; a
+    TF-IDF model trained on the rest of the silver set (dialogue labels only) is tested on the gold test split.
+    """
+    from analyzer.evaluation.tfidf import TfidfBackend
+
+    rng = random.Random(seed)
+    silver = load_split("silver")
+    rng.shuffle(silver)
+    silver_test, silver_train = silver[:sample], silver[sample:sample + max(sample, 3000)]
+    gold_test = load_split("test")
+    task = Task(task="dialogue_detection", kind="dialogue", headline=["f1"], bootstrap=200)
+    directions = {"gold->silver": {}, "silver->gold": {}}
+    gold_systems = {"tfidf": Analyzer(TfidfBackend(seed=seed).fit(load_split("train"), load_split("dev")))}
+    if model != "none":
+        gold_systems = {"model": Analyzer.from_pretrained(None if model in (None, "default") else model), **gold_systems}
+    for name, system in gold_systems.items():
+        directions["gold->silver"][name] = dialogue_task(task, silver_test, predict_all(system, silver_test, name), seed)
+    silver_system = Analyzer(TfidfBackend(seed=seed).fit(silver_train))
+    directions["silver->gold"]["tfidf"] = dialogue_task(task, gold_test, predict_all(silver_system, gold_test, "tfidf"),
+                                                        seed)
+    return {"config": {"model": model, "sample": sample, "silver_train": len(silver_train), "seed": seed},
+            "dataset": {"silver": dataset_info("silver", silver), "test": dataset_info("test", gold_test)},
+            "code_version": code_version(), "directions": directions}
