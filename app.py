@@ -8,7 +8,6 @@ session keeps its own live call in `gr.State`, so concurrent users never see eac
 from __future__ import annotations
 
 import html
-import json
 import os
 from functools import lru_cache
 from pathlib import Path

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
-from typing import Any, Optional, Union
+from typing import Optional
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError

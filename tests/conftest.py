@@ -1,4 +1,5 @@
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,10 @@ def run_cli():
 
 def jsonl(*objs) -> str:
     return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objs)
+
+
+def free_port() -> int:
+    """A loopback port nobody is listening on (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

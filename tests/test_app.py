@@ -1,6 +1,5 @@
 """Web demo handlers (no browser) and the Gradio API from gradio_client."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -8,7 +7,7 @@ import time
 import pytest
 
 import app
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 
 def test_examples_cover_scams_and_lookalikes():
@@ -52,15 +51,9 @@ def test_live_empty_turn_message():
     assert 'class="error-box"' in badge and session.turns == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

@@ -10,7 +10,7 @@ def test_alert_threshold_allows_at_most_the_target_share_of_benign_alerts():
     benign = [[0.1, 0.2], [0.3, 0.97], [0.5], [0.99, 0.2]] + [[0.05]] * 96  # 100 benign calls
     scams = [[0.2, 0.995], [0.999]]
     risks, labels = benign + scams, [0] * 100 + [1] * 2
-    t = fit_alert_threshold(risks, labels, [], max_benign_alert_rate=0.01)  # one benign alert allowed
+    t = fit_alert_threshold(risks, labels, max_benign_alert_rate=0.01)  # one benign alert allowed
     assert 0.97 < t <= 0.9701
     assert sum(max(r) >= t for r in benign) == 1 and all(max(r) >= t for r in scams)
 

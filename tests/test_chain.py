@@ -5,7 +5,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.messages import AIMessage
 
 from analyzer.api import Analyzer
 from analyzer.chain import make_explainer
@@ -197,7 +196,6 @@ def test_openai_streaming(openai_server, prediction):
 
 
 def test_explain_cli(openai_server, run_cli, write, tmp_path):
-    import os
     path = write("call.jsonl", json.dumps(SCAM.to_dict(), ensure_ascii=False) + "\n")
     out = tmp_path / "exp.json"
     done = run_cli("explain", path, "--model", "rules", "-o", out)

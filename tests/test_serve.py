@@ -1,6 +1,5 @@
 """The REST service on a real loopback server: endpoints, limits, API key, errors, live WebSocket, OpenAPI fuzzing."""
 import json
-import socket
 import threading
 import time
 
@@ -10,6 +9,7 @@ import uvicorn
 
 from analyzer.api import Analyzer
 from analyzer.serve import create_app
+from tests.conftest import free_port
 
 CALL = {"id": "c1", "turns": [{"speaker": "客服", "text": "您好，我是支付宝客服，您的百万保障明天扣费"},
                               {"speaker": "用户", "text": "啊？"},
@@ -17,9 +17,7 @@ CALL = {"id": "c1", "turns": [{"speaker": "客服", "text": "您好，我是支�
 
 
 def _start(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

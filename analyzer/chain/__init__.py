@@ -1,7 +1,7 @@
 """The explanation chain: grounded in the tagger's findings and the turns, private, injection-safe."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 
 def make_explainer(llm: Any = None, on_token=None, timeout: float = 60.0, **kwargs):

@@ -21,7 +21,7 @@ from analyzer.corpus import GOLD_DIR, SILVER_FILE, SPLITS, split_path
 from analyzer.corpus.dedup import clusters, dialogue_text, distinct_ngram_share, similar_pairs
 from analyzer.paths import DATASETS_DIR, REPO_DIR
 from analyzer.readers import iter_records
-from analyzer.readers.teleantifraud import SCAM_TYPE_MAP, convert
+from analyzer.readers.teleantifraud import SCAM_TYPE_MAP
 from analyzer.schema import Dialogue
 
 RAW = DATASETS_DIR / "raw"

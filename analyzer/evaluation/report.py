@@ -1,7 +1,6 @@
 """metrics.json, report.md and PNG plots for one benchmark run."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from analyzer.taxonomy import TACTIC_IDS

@@ -63,9 +63,8 @@ class TfidfBackend:
             scores = self.score_many([Dialogue.model_validate(d) for d in dev])
             self.decision.tactic_thresholds = fit_tactic_thresholds(
                 [t.get("tactics") or [] for d in dev for t in d["turns"]], [p for s in scores for p in s.tactics])
-            self.decision.alert_threshold = fit_alert_threshold(
-                [s.risks for s in scores], [int(d["label"] == "scam") for d in dev],
-                [[t.get("tactics") or [] for t in d["turns"]] for d in dev])
+            self.decision.alert_threshold = fit_alert_threshold([s.risks for s in scores],
+                                                                [int(d["label"] == "scam") for d in dev])
         return self
 
     def _score_turns(self, texts: list[str], prefixes: list[str]):

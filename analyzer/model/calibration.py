@@ -50,8 +50,8 @@ def fit_tactic_thresholds(gold: list[list[str]], probs: list[dict[str, float]]) 
     return thresholds
 
 
-def fit_alert_threshold(risks: list[list[float]], labels: list[int], gold_tactics: list[list[list[str]]],
-                        max_benign_alert_rate: float = 0.03, floor: float = 0.3) -> float:
+def fit_alert_threshold(risks: list[list[float]], labels: list[int], max_benign_alert_rate: float = 0.03,
+                        floor: float = 0.3) -> float:
     """The lowest threshold at which at most `max_benign_alert_rate` of benign dev calls ever raise the alert.
 
     Candidates are the benign calls' own peak risks (calibrated risks crowd near 1, so a fixed grid is too coarse).
@@ -69,7 +69,8 @@ def fit_alert_threshold(risks: list[list[float]], labels: list[int], gold_tactic
 def fit_scam_threshold(final_probs: Sequence[float], labels: Sequence[int], lookalike: Sequence[bool],
                        max_lookalike_fpr: float = 0.03) -> float:
     """The lowest threshold (at least 0.5) whose false-positive rate on benign look-alikes is within the target."""
-    probs, y, look = np.asarray(final_probs), np.asarray(labels), np.asarray(lookalike, dtype=bool) & (np.asarray(labels) == 0)
+    probs = np.asarray(final_probs)
+    look = np.asarray(lookalike, dtype=bool) & (np.asarray(labels) == 0)
     if not look.any():
         return 0.5
     for t in np.round(np.arange(0.50, 0.991, 0.01), 2):
@@ -88,7 +89,7 @@ def calibrate(dev: list[dict], scores: list, base: Decision | None = None) -> tu
     decision = Decision(**(base.to_dict() if base else {}))
     decision.tactic_thresholds = fit_tactic_thresholds(gold_turns, prob_turns)
     gold_dialogue_tactics = [[t.get("tactics") or [] for t in d["turns"]] for d in dev]
-    decision.alert_threshold = fit_alert_threshold(risks, labels, gold_dialogue_tactics)
+    decision.alert_threshold = fit_alert_threshold(risks, labels)
     decision.scam_threshold = fit_scam_threshold([r[-1] for r in risks], labels,
                                                  [bool((d.get("meta") or {}).get("lookalike")) for d in dev])
     scam_idx = [i for i, y in enumerate(labels) if y]

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import random
-import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,25 +21,8 @@ from analyzer import __version__
 from analyzer.corpus import load_split
 from analyzer.model.inference import NeuralBackend, turn_text
 from analyzer.model.modeling import ScamTaggerConfig, ScamTaggerModel
+from analyzer.model.train_args import TrainArgs
 from analyzer.taxonomy import SCAM_TYPES, TACTIC_IDS
-
-
-@dataclass
-class TrainArgs:
-    output: str = "models/scam-tagger-zh"
-    base_model: str = "default"
-    layers: int = 6
-    epochs: int = 3
-    lr: float = 1e-4
-    head_lr: float = 2e-3
-    batch_turns: int = 64
-    max_turn_tokens: int = 64
-    silver: int = 0
-    seed: int = 13
-    limit: int = 0  # train on the first N gold dialogues only (smoke tests)
-    threads: int = 0
-    save_dtype: str = "float16"
-    command: str = field(default="", repr=False)
 
 
 def set_seed(seed: int) -> None:
@@ -216,17 +198,3 @@ def train(args: TrainArgs) -> Path:
     (out / "training_args.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
     print(f"saved {out} ({meta['seconds']} s)", file=sys.stderr)
     return out
-
-
-def add_arguments(parser) -> None:
-    defaults = TrainArgs()
-    for name, value in asdict(defaults).items():
-        if name == "command":
-            continue
-        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
-
-
-def args_from_namespace(ns) -> TrainArgs:
-    values = {k: getattr(ns, k) for k in TrainArgs.__dataclass_fields__ if hasattr(ns, k)}
-    values["command"] = "python -m analyzer train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    return TrainArgs(**values)

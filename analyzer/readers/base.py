@@ -39,7 +39,8 @@ class Source:
         stream = open(self._path, "rb") if self._path is not None else io.BytesIO(self._data)
         with stream:
             for number, raw in enumerate(stream, start=1):
-                yield decode(raw, self.encoding, f"{self.name}:{number}").rstrip("\r\n")
+                text = decode(raw, self.encoding, f"{self.name}:{number}").rstrip("\r\n")
+                yield text.lstrip("\ufeff") if number == 1 else text
 
     def text(self) -> str:
         return "\n".join(self.lines())
@@ -58,7 +59,7 @@ def decode(raw: bytes, encoding: str, where: str) -> str:
             except UnicodeDecodeError:
                 pass
         raise InputError(f"{where}: cannot be decoded as {encoding}; is it a text transcript?") from None
-    return text.lstrip("\ufeff") if where.endswith(":1") else text
+    return text
 
 
 def _looks_binary(head: bytes) -> bool:
