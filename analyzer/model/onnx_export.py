@@ -81,7 +81,9 @@ class OnnxBackend(NeuralBackend):
         if not (folder / "encoder.onnx").exists():
             raise ModelLoadError(f"{folder} has no ONNX export; run `python -m analyzer.model.onnx_export "
                                  f"{path or DEFAULT_MODEL_DIR}`")
-        return cls(base.model, base.tokenizer, base.name, folder, threads)
+        backend = cls(base.model, base.tokenizer, base.name, folder, threads)
+        backend.set_lexical(base.lexical, base.lexical_weight)
+        return backend
 
     def _encode_chunk(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.encoder.run(None, {"input_ids": input_ids.numpy(),
@@ -102,16 +104,18 @@ class OnnxBackend(NeuralBackend):
     def score_many(self, dialogues: Sequence[Dialogue]) -> list[DialogueScores]:
         texts = [turn_text(t.speaker, t.text) for d in dialogues for t in d.turns]
         vectors = self._vectors(texts)
-        ids, kinds = self.model.config.tactic_ids, self.model.config.scam_types
+        kinds = self.model.config.scam_types
         results, k = [], 0
         for d in dialogues:
             hidden = np.zeros((1, 1, self.hidden_size), dtype=np.float32)
-            tactics, risks, types = [], [], None
+            probs, risks, types = [], [], None
             for turn in d.turns:
-                probs, logit, types, hidden = self._advance(vectors[k], turn.speaker == d.turns[0].speaker, hidden)
-                tactics.append(dict(zip(ids, probs.tolist())))
+                turn_probs, logit, types, hidden = self._advance(vectors[k], turn.speaker == d.turns[0].speaker,
+                                                                 hidden)
+                probs.append(turn_probs)
                 risks.append(self._risk(logit))
                 k += 1
+            tactics = self.tactic_rows(np.stack(probs), [t.text for t in d.turns])
             results.append(DialogueScores(tactics, risks, kinds[int(np.argmax(types))]))
         return results
 
@@ -120,7 +124,7 @@ class OnnxBackend(NeuralBackend):
         hidden = state.hidden if state.hidden is not None else np.zeros((1, 1, self.hidden_size), dtype=np.float32)
         probs, logit, types, hidden = self._advance(self._vectors([turn_text(speaker, text)])[0],
                                                     speaker == first_speaker, hidden)
-        return (LiveState(first_speaker=first_speaker, hidden=hidden), dict(zip(self.model.config.tactic_ids, probs.tolist())),
+        return (LiveState(first_speaker=first_speaker, hidden=hidden), self.tactic_rows(probs[None, :], [text])[0],
                 self._risk(logit), self.model.config.scam_types[int(np.argmax(types))])
 
 

@@ -1,8 +1,9 @@
 """Fine-tune the tactic tagger: `python -m analyzer train`.
 
 Seeded; the base encoder is truncated to its first `--layers` layers; gold dialogues teach tactics and risk, a
-sample of the TeleAntiFraud silver set teaches risk only. The dev split calibrates the risk temperature and the
-thresholds, which are saved in the model's config. The output folder is a `save_pretrained` folder (fp16, the
+sample of the TeleAntiFraud silver set teaches risk only. The weights of the epoch with the best dev tactic F1 are
+kept, then the lexical tactic channel (analyzer.model.lexical) is fitted. The dev split calibrates the risk
+temperature and the thresholds, which are saved in the model's config. The output folder is a `save_pretrained` folder (fp16, the
 vocabulary trimmed to the pieces Chinese text needs) with a model card.
 """
 from __future__ import annotations
@@ -135,10 +136,24 @@ def evaluate_split(backend: NeuralBackend, dialogues: list[dict], batch: int = 1
     return out
 
 
+def dev_tactic_f1(backend: NeuralBackend, dev: list[dict]) -> float:
+    """Mean of turn micro- and macro-F1 on dev with thresholds fitted there: the score that picks the best epoch."""
+    from analyzer.evaluation.metrics import turn_metrics
+    from analyzer.model.calibration import fit_tactic_thresholds
+    from analyzer.predict import Decision
+
+    gold = [t.get("tactics") or [] for d in dev for t in d["turns"]]
+    probs = [p for s in evaluate_split(backend, dev) for p in s.tactics]
+    decision = Decision(tactic_thresholds=fit_tactic_thresholds(gold, probs))
+    scores = turn_metrics(gold, [decision.predicted(p) for p in probs])
+    return (scores["micro_f1"] + scores["macro_f1"]) / 2
+
+
 def train(args: TrainArgs) -> Path:
     from tqdm.auto import tqdm
 
     from analyzer.model.calibration import calibrate
+    from analyzer.model.lexical import attach
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -162,7 +177,7 @@ def train(args: TrainArgs) -> Path:
     log = []
     started = time.time()
     progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
-    step = 0
+    step, best_score, best_state, best_epoch = 0, -1.0, None, 0
     for epoch, batches in enumerate(schedule):
         model.train()
         for batch in batches:
@@ -179,9 +194,18 @@ def train(args: TrainArgs) -> Path:
             if step % 20 == 0 or step == steps:
                 log.append({"step": step, "epoch": epoch + 1, "loss": round(loss.item(), 5)})
                 print(json.dumps(log[-1]), file=sys.stderr, flush=True)
+        model.eval()
+        score = dev_tactic_f1(NeuralBackend(model, tokenizer, name="dev"), dev)
+        log.append({"step": step, "epoch": epoch + 1, "dev_tactic_f1": round(score, 5)})
+        print(json.dumps(log[-1]), file=sys.stderr, flush=True)
+        if score > best_score:
+            best_score, best_epoch = score, epoch + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     progress.close()
+    model.load_state_dict(best_state)  # the epoch with the best dev tactic F1 (model selection on dev)
     model.eval()
     backend = NeuralBackend(model, tokenizer, name="dev")
+    lexical_report = attach(backend, train_gold, dev, seed=args.seed) if args.lexical else None
     decision, temperature, report = calibrate(dev, evaluate_split(backend, dev))
     model.config.risk_temperature = temperature
     model.config.decision = decision.to_dict()
@@ -192,9 +216,11 @@ def train(args: TrainArgs) -> Path:
         model = model.half()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    if backend.lexical is not None:
+        backend.lexical.save(out)
     meta = {**asdict(args), "version": __version__, "train_dialogues": len(train_gold), "silver_dialogues": len(silver),
-            "dev_dialogues": len(dev), "steps": steps, "seconds": round(time.time() - started, 1),
-            "calibration": report, "loss_log": log}
+            "dev_dialogues": len(dev), "steps": steps, "best_epoch": best_epoch, "seconds": round(time.time() - started, 1),
+            "lexical": lexical_report, "calibration": report, "loss_log": log}
     (out / "training_args.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
     print(f"saved {out} ({meta['seconds']} s)", file=sys.stderr)
     return out

@@ -21,6 +21,7 @@ class TrainArgs:
     limit: int = 0  # train on the first N gold dialogues only (smoke tests)
     threads: int = 0
     save_dtype: str = "float16"
+    lexical: int = 1  # 1: fit the character n-gram tactic channel and mix it in (weight chosen on dev); 0: none
     command: str = field(default="", repr=False)
 
 
