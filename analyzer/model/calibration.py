@@ -51,6 +51,13 @@ def fit_tactic_thresholds(gold: list[list[str]], probs: list[dict[str, float]], 
     return thresholds
 
 
+def selection_score(gold: list[list[str]], probs: list[dict[str, float]], tactics=TACTIC_IDS) -> float:
+    """Mean of turn micro- and macro-F1 with thresholds fitted on the same turns: what picks epochs and mixing."""
+    decision = Decision(tactic_thresholds=fit_tactic_thresholds(gold, probs, tactics))
+    metrics = turn_metrics(gold, [decision.predicted(p) for p in probs], tactics)
+    return round(float(metrics["micro_f1"] + metrics["macro_f1"]) / 2, 5)
+
+
 def fit_alert_threshold(risks: list[list[float]], labels: list[int], max_benign_alert_rate: float = 0.03,
                         floor: float = 0.3) -> float:
     """The lowest threshold at which at most `max_benign_alert_rate` of benign dev calls ever raise the alert.

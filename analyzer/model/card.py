@@ -60,6 +60,8 @@ def write_card(model_dir: Path, silver_limit: int = 3000) -> dict:
         f"Command: `{meta.get('command') or 'python -m analyzer train'}` (seed {meta['seed']}, {meta['epochs']} epochs, "
         f"{meta['steps']} steps, {meta['seconds']:.0f} s on the training machine"
         + (f"; weights of epoch {meta['best_epoch']}, the best dev tactic F1" if meta.get("best_epoch") else "") + ")"
+        + (f"; lexical channel added with `{meta['lexical']['added_with']}`"
+           if (meta.get("lexical") or {}).get("added_with") else "")
         + (f"; thresholds recalibrated on dev with `{meta['recalibrated_with']}`" if meta.get("recalibrated_with") else "")
         + ".", "",
         f"Data: gold train split ({meta['train_dialogues']} dialogues with per-turn tactics)"

@@ -107,16 +107,12 @@ def mix(neural: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
 def choose_weight(gold: list[list[str]], neural: np.ndarray, lexical: np.ndarray, tactic_ids: Sequence[str],
                   grid: Sequence[float] = tuple(np.round(np.arange(0.0, 0.81, 0.1), 2))) -> tuple[float, dict]:
     """The mixing weight with the best dev tactic F1 (mean of micro and macro, thresholds fitted at each weight)."""
-    from analyzer.evaluation.metrics import turn_metrics
-    from analyzer.model.calibration import fit_tactic_thresholds
-    from analyzer.predict import Decision
+    from analyzer.model.calibration import selection_score
 
     scores = {}
     for weight in grid:
         probs = [dict(zip(tactic_ids, row)) for row in mix(neural, lexical, weight).tolist()]
-        decision = Decision(tactic_thresholds=fit_tactic_thresholds(gold, probs, tactic_ids))
-        metrics = turn_metrics(gold, [decision.predicted(p) for p in probs], tactic_ids)
-        scores[float(weight)] = round(float(metrics["micro_f1"] + metrics["macro_f1"]) / 2, 5)
+        scores[float(weight)] = selection_score(gold, probs, tactic_ids)
     return max(scores, key=scores.get), scores
 
 

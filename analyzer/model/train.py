@@ -3,8 +3,8 @@
 Seeded; the base encoder is truncated to its first `--layers` layers; gold dialogues teach tactics and risk, a
 sample of the TeleAntiFraud silver set teaches risk only. The weights of the epoch with the best dev tactic F1 are
 kept, then the lexical tactic channel (analyzer.model.lexical) is fitted. The dev split calibrates the risk
-temperature and the thresholds, which are saved in the model's config. The output folder is a `save_pretrained` folder (fp16, the
-vocabulary trimmed to the pieces Chinese text needs) with a model card.
+temperature and the thresholds, which are saved in the model's config. The output folder is a `save_pretrained`
+folder (fp16, the vocabulary trimmed to the pieces Chinese text needs) with a model card.
 """
 from __future__ import annotations
 
@@ -137,16 +137,11 @@ def evaluate_split(backend: NeuralBackend, dialogues: list[dict], batch: int = 1
 
 
 def dev_tactic_f1(backend: NeuralBackend, dev: list[dict]) -> float:
-    """Mean of turn micro- and macro-F1 on dev with thresholds fitted there: the score that picks the best epoch."""
-    from analyzer.evaluation.metrics import turn_metrics
-    from analyzer.model.calibration import fit_tactic_thresholds
-    from analyzer.predict import Decision
+    """The dev score that picks the best epoch (see calibration.selection_score)."""
+    from analyzer.model.calibration import selection_score
 
     gold = [t.get("tactics") or [] for d in dev for t in d["turns"]]
-    probs = [p for s in evaluate_split(backend, dev) for p in s.tactics]
-    decision = Decision(tactic_thresholds=fit_tactic_thresholds(gold, probs))
-    scores = turn_metrics(gold, [decision.predicted(p) for p in probs])
-    return (scores["micro_f1"] + scores["macro_f1"]) / 2
+    return selection_score(gold, [p for s in evaluate_split(backend, dev) for p in s.tactics])
 
 
 def train(args: TrainArgs) -> Path:
