@@ -11,7 +11,7 @@ class TrainArgs:
     output: str = "models/scam-tagger-zh"
     base_model: str = "default"
     layers: int = 6
-    epochs: int = 3
+    epochs: int = 8
     lr: float = 1e-4
     head_lr: float = 2e-3
     batch_turns: int = 64
