@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from analyzer.evaluation.runner import run
+from analyzer.paths import DATASETS_DIR
 from analyzer.taxonomy import TACTIC_IDS
 
 TARGETS = {"turn.micro_f1": (">=", 0.85), "turn.macro_f1": (">=", 0.75), "dialogue.f1": (">=", 0.95),
@@ -99,9 +100,24 @@ def write_card(model_dir: Path, silver_limit: int = 3000) -> dict:
         lines += ["", f"Cross-corpus (TeleAntiFraud silver set, a seeded random sample of {silver_limit} "
                   f"dialogues, not used in training): dialogue F1 {_f(s.get('dialogue.f1'))}, precision {_f(s.get('dialogue.precision'))}, "
                   f"recall {_f(s.get('dialogue.recall'))}, FPR {_f(s.get('dialogue.fpr'))}."]
+    missed = [key for key, (op, value) in TARGETS.items()
+              if test.get(key) is not None and not (test[key] >= value if op == ">=" else test[key] <= value)]
     lines += ["", "## Limits", "",
-              "Trained on 940 dialogues, most written for the project; real ASR transcripts are noisier. "
-              "See datasets/README.md for the corpus's biases. Speed and memory: benchmarks/results/speed.json.", ""]
+              f"Trained on {meta['train_dialogues']} dialogues, most written for the project; real ASR transcripts are "
+              "noisier. See datasets/README.md for the corpus's biases. Speed and memory: "
+              "benchmarks/results/speed.json.", ""]
+    if missed:
+        lines += ["Targets not met on test: " + "; ".join(
+            f"{key} {test[key]:.3f} (target {TARGETS[key][0]} {TARGETS[key][1]})" for key in missed) + ".", ""]
+    if any(key.startswith("turn.") for key in missed):
+        agreement_path = DATASETS_DIR / "agreement.json"
+        kappa = json.loads(agreement_path.read_text())["all"]["mean_kappa"] if agreement_path.exists() else None
+        lines += ["What limits turn tagging: the size of the annotated corpus; the granularity of the labels ("
+                  + (f"annotators agree at mean κ {kappa:.2f}; " if kappa is not None else "")
+                  + "many errors are about whether a turn repeats a tactic used earlier or adds it anew, adjudication "
+                  "rule 1 of the guide); and a CPU training budget "
+                  f"({meta['seconds'] / 60:.0f} minutes on 2 cores, {config['encoder']['num_hidden_layers']} encoder "
+                  "layers).", ""]
     (model_dir / "README.md").write_text("\n".join(lines))
     return results
 
