@@ -26,6 +26,11 @@ def _eval(model_dir: Path, data: str, sample: int = 0) -> dict:
     return run(data=data, model=str(model_dir), baselines=(), task_names=tasks, sample=sample)["systems"]["model"]
 
 
+def _meets(key: str, value: float) -> bool:
+    op, target = TARGETS[key]
+    return value >= target if op == ">=" else value <= target
+
+
 def _f(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
@@ -88,8 +93,7 @@ def write_card(model_dir: Path, silver_limit: int = 3000) -> dict:
             ci = (results["test"].get(task, {}).get("ci95") or {}).get(name)
         met = ""
         if target and test.get(key) is not None:
-            ok = test[key] >= target[1] if target[0] == ">=" else test[key] <= target[1]
-            met = " ✓" if ok else " ✗"
+            met = " ✓" if _meets(key, test[key]) else " ✗"
         lines.append(f"| {key} | {'' if not target else target[0] + ' ' + str(target[1])} | "
                      f"{_f(results['dev']['keys'].get(key))} | {_f(test.get(key))}{met} | "
                      f"{'' if not ci else f'[{ci[0]:.3f}, {ci[1]:.3f}]'} |")
@@ -100,8 +104,7 @@ def write_card(model_dir: Path, silver_limit: int = 3000) -> dict:
         lines += ["", f"Cross-corpus (TeleAntiFraud silver set, a seeded random sample of {silver_limit} "
                   f"dialogues, not used in training): dialogue F1 {_f(s.get('dialogue.f1'))}, precision {_f(s.get('dialogue.precision'))}, "
                   f"recall {_f(s.get('dialogue.recall'))}, FPR {_f(s.get('dialogue.fpr'))}."]
-    missed = [key for key, (op, value) in TARGETS.items()
-              if test.get(key) is not None and not (test[key] >= value if op == ">=" else test[key] <= value)]
+    missed = [key for key in TARGETS if test.get(key) is not None and not _meets(key, test[key])]
     lines += ["", "## Limits", "",
               f"Trained on {meta['train_dialogues']} dialogues, most written for the project; real ASR transcripts are "
               "noisier. See datasets/README.md for the corpus's biases. Speed and memory: "

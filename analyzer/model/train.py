@@ -139,8 +139,9 @@ def evaluate_split(backend: NeuralBackend, dialogues: list[dict], batch: int = 1
 def dev_tactic_f1(backend: NeuralBackend, dev: list[dict]) -> float:
     """The dev score that picks the best epoch (see calibration.selection_score)."""
     from analyzer.model.calibration import selection_score
+    from analyzer.model.lexical import turn_texts_and_labels
 
-    gold = [t.get("tactics") or [] for d in dev for t in d["turns"]]
+    _, gold = turn_texts_and_labels(dev)
     return selection_score(gold, [p for s in evaluate_split(backend, dev) for p in s.tactics])
 
 
