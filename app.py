@@ -17,7 +17,7 @@ import gradio as gr
 from analyzer.api import Analyzer
 from analyzer.chain.backends import ENV_LLM
 from analyzer.readers import InputError, read_text
-from analyzer.taxonomy import RISK_LEVEL_ZH, TACTIC_BY_ID
+from analyzer.taxonomy import RISK_LEVEL_EN, RISK_LEVEL_ZH, TACTIC_BY_ID
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -42,10 +42,10 @@ TEXT = {
            "too_long": f"The input is too long (over {MAX_CHARS:,} characters); split it.",
            "too_many": f"Too many turns (over {MAX_TURNS}); split the transcript.", "type": "likely scam type",
            "live_hint": "Type the call turn by turn while it happens; the risk updates with each turn.",
-           "levels": {"safe": "safe", "caution": "caution", "danger": "danger"},
+           "levels": RISK_LEVEL_EN,
            "verdicts": {"scam": "scam", "benign": "benign", "uncertain": "uncertain"}},
 }
-COLORS = {"safe": "#1a7f37", "caution": "#b35900", "danger": "#c62828"}
+COLORS = {"insufficient": "#6e7781", "safe": "#1a7f37", "caution": "#b35900", "danger": "#c62828"}
 CSS = """
 .risk-badge {display:inline-block;padding:10px 18px;border-radius:10px;color:#fff;font-size:1.3em;font-weight:600}
 .turn {padding:6px 10px;margin:4px 0;border-left:4px solid #ddd;border-radius:4px}
@@ -160,11 +160,10 @@ def analyze_text(text: str, backend: str = "none", language: str = "中文"):
         explanation = analyzer().explainer(backend if backend in backends() else "none").explain(dialogue, prediction)
     except InputError as err:
         return error_html(str(err), lang), "", None, ""
-    decision = analyzer().backend.decision
     return (badge_html(prediction.scam_probability, prediction.risk_level, prediction.alert_turn,
                        prediction.scam_type, lang),
             transcript_html(dialogue.turns, prediction.turns, lang),
-            risk_plot([t.risk for t in prediction.turns], prediction.alert_turn, decision.alert_threshold),
+            risk_plot([t.risk for t in prediction.turns], prediction.alert_turn, analyzer().alert_threshold),
             explanation_html(explanation, lang))
 
 
@@ -198,7 +197,7 @@ def live_add(session, speaker: str, text: str, language: str = "中文"):
     update = session.add_turn((speaker or "").strip() or "来电", text.strip())
     prediction = session.prediction()
     badge = badge_html(update.risk, update.risk_level, update.alert_turn, prediction.scam_type, lang)
-    plot = risk_plot([t.risk for t in prediction.turns], update.alert_turn, analyzer().backend.decision.alert_threshold)
+    plot = risk_plot([t.risk for t in prediction.turns], update.alert_turn, analyzer().alert_threshold)
     return session, badge, transcript_html(session.turns, prediction.turns, lang), plot, ""
 
 

@@ -1,31 +1,14 @@
 """`Analyzer`: the one facade every face (CLI, web demo, service) goes through."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
-from analyzer.predict import Backend, DialogueScores, assemble
-from analyzer.schema import Dialogue, Prediction, Turn
-from analyzer.taxonomy import risk_level
+from analyzer.decision import RunningVerdict
+from analyzer.predict import Backend, DialogueScores, assemble, rounded
+from analyzer.schema import Dialogue, Prediction, Turn, TurnUpdate
 
 RULES = "rules"
-
-
-@dataclass
-class TurnUpdate:
-    """What a live session reports after each new turn."""
-    index: int
-    speaker: str
-    tactics: dict[str, float]
-    predicted: list[str]
-    risk: float
-    risk_level: str
-    alert: bool
-    alert_turn: Optional[int]
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 class LiveSession:
@@ -35,31 +18,32 @@ class LiveSession:
         self._analyzer = analyzer
         self._backend = analyzer.backend
         self._state = self._backend.start()
+        self._verdict = RunningVerdict(self._backend.decision)
         self.dialogue_id = dialogue_id
         self.turns: list[Turn] = []
         self._tactics: list[dict[str, float]] = []
         self._risks: list[float] = []
         self._scam_type: Optional[str] = None
-        self.alert_turn: Optional[int] = None
+
+    @property
+    def alert_turn(self) -> Optional[int]:
+        return self._verdict.alert_turn
 
     def add_turn(self, speaker: str, text: str) -> TurnUpdate:
         turn = Turn(speaker=str(speaker), text=str(text))
         self._state, tactics, risk, scam_type = self._backend.step(self._state, turn.speaker, turn.text)
-        decision = self._backend.decision
-        index = len(self.turns)
+        running = self._verdict.update(tactics, risk)
         self.turns.append(turn)
         self._tactics.append(tactics)
         self._risks.append(risk)
         self._scam_type = scam_type
-        if self.alert_turn is None and risk >= decision.alert_threshold:
-            self.alert_turn = index
-        return TurnUpdate(index=index, speaker=turn.speaker, tactics={t: round(float(p), 4) for t, p in tactics.items()},
-                          predicted=decision.predicted(tactics), risk=round(float(risk), 4),
-                          risk_level=risk_level(risk, decision.caution, decision.danger),
-                          alert=self.alert_turn is not None, alert_turn=self.alert_turn)
+        return TurnUpdate(index=len(self.turns) - 1, speaker=turn.speaker, tactics=rounded(tactics),
+                          predicted=self._backend.decision.predicted(tactics), risk=round(running, 4),
+                          risk_level=self._verdict.risk_level, alert=self._verdict.is_scam,
+                          alert_turn=self._verdict.alert_turn)
 
     def prediction(self) -> Prediction:
-        """The whole call so far in the batch schema."""
+        """The whole call so far in the batch schema (the same rule as batch mode, so the same answer)."""
         if not self.turns:
             raise ValueError("the live session has no turns yet")
         dialogue = Dialogue(id=self.dialogue_id, turns=list(self.turns))
@@ -84,6 +68,11 @@ class Analyzer:
     @property
     def name(self) -> str:
         return self.backend.name
+
+    @property
+    def alert_threshold(self) -> float:
+        """The running risk at which the alert fires (for plots)."""
+        return self.backend.decision.alert_threshold
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu", runtime: str = "torch") -> "Analyzer":

@@ -1,36 +1,16 @@
-"""Turn per-turn scores into the Prediction schema; shared by every backend so the rules stay in one place."""
+"""What a backend computes and how it becomes the Prediction schema; the verdict itself lives in analyzer.decision."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
+from analyzer.decision import Decision, run_verdict
 from analyzer.schema import Dialogue, Prediction, TurnPrediction
-from analyzer.taxonomy import TACTIC_IDS, risk_level
-
-
-@dataclass
-class Decision:
-    """Thresholds that turn probabilities into decisions; calibrated models save their own."""
-    tactic_thresholds: dict[str, float] = field(default_factory=lambda: {t: 0.5 for t in TACTIC_IDS})
-    alert_threshold: float = 0.5
-    scam_threshold: float = 0.5
-    caution: float = 0.3
-    danger: float = 0.6
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Decision":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-    def predicted(self, tactics: dict[str, float]) -> list[str]:
-        return [t for t in TACTIC_IDS if tactics.get(t, 0.0) >= self.tactic_thresholds.get(t, 0.5)]
 
 
 @dataclass
 class DialogueScores:
-    """What a backend computes for one dialogue: tactic probabilities and running risk per turn."""
+    """What a backend computes for one dialogue: tactic probabilities and its own context risk per turn."""
     tactics: list[dict[str, float]]
     risks: list[float]
     scam_type: Optional[str] = None
@@ -47,17 +27,17 @@ class Backend(Protocol):
     def step(self, state, speaker: str, text: str) -> tuple[object, dict[str, float], float, Optional[str]]: ...
 
 
-def first_alert(risks: Sequence[float], threshold: float) -> Optional[int]:
-    return next((i for i, r in enumerate(risks) if r >= threshold), None)
+def rounded(tactics: dict[str, float]) -> dict[str, float]:
+    return {t: round(float(p), 4) for t, p in tactics.items()}
 
 
 def assemble(dialogue: Dialogue, scores: DialogueScores, decision: Decision, model: Optional[str] = None) -> Prediction:
-    probability = float(min(1.0, max(0.0, scores.risks[-1])))
-    is_scam = probability >= decision.scam_threshold
-    turns = [TurnPrediction(index=i, speaker=turn.speaker, tactics={t: round(float(p), 4) for t, p in tactics.items()},
-                            predicted=decision.predicted(tactics), risk=round(float(risk), 4))
-             for i, (turn, tactics, risk) in enumerate(zip(dialogue.turns, scores.tactics, scores.risks))]
-    return Prediction(id=dialogue.id, scam_probability=round(probability, 4), is_scam=is_scam,
-                      risk_level=risk_level(probability, decision.caution, decision.danger),
-                      alert_turn=first_alert(scores.risks, decision.alert_threshold),
-                      scam_type=scores.scam_type if is_scam else None, turns=turns, model=model)
+    """The batch schema for one call: each turn's running risk, the peak as the call's probability, one verdict."""
+    verdict, running = run_verdict(decision, scores.tactics, scores.risks)
+    turns = [TurnPrediction(index=i, speaker=turn.speaker, tactics=rounded(tactics),
+                            predicted=decision.predicted(tactics), risk=round(risk, 4))
+             for i, (turn, tactics, risk) in enumerate(zip(dialogue.turns, scores.tactics, running))]
+    return Prediction(id=dialogue.id, scam_probability=round(min(1.0, max(0.0, verdict.risk)), 4),
+                      is_scam=verdict.is_scam, risk_level=verdict.risk_level, alert_turn=verdict.alert_turn,
+                      alert_evidence=verdict.alert_evidence, scam_type=scores.scam_type if verdict.is_scam else None,
+                      turns=turns, model=model)

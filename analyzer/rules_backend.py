@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from analyzer import rules
-from analyzer.predict import Decision, DialogueScores
+from analyzer.decision import Decision
+from analyzer.predict import DialogueScores
 from analyzer.schema import Dialogue
 
 

@@ -5,7 +5,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from analyzer.taxonomy import RISK_LEVELS, TACTIC_IDS, unknown_tactics
+from analyzer.taxonomy import TACTIC_IDS, RiskLevel, unknown_tactics
 
 MAX_TURN_CHARS = 20_000  # a turn longer than this is not a transcript turn (5 MB pastes, binary junk)
 
@@ -53,15 +53,26 @@ class TurnPrediction(BaseModel):
     speaker: str
     tactics: dict[str, float]
     predicted: list[str]
-    risk: float
+    risk: float  # the call's running risk after this turn
+
+
+class TurnUpdate(TurnPrediction):
+    """What a live session reports after each new turn: the turn, and the call's verdict so far."""
+    risk_level: RiskLevel
+    alert: bool
+    alert_turn: Optional[int]
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
 
 
 class Prediction(BaseModel):
     id: str
     scam_probability: float = Field(ge=0.0, le=1.0)
     is_scam: bool
-    risk_level: Literal["safe", "caution", "danger"]
+    risk_level: RiskLevel
     alert_turn: Optional[int]
+    alert_evidence: list[dict] = Field(default_factory=list)  # [{"turn", "tactics"}] that raised the alert
     scam_type: Optional[str]
     turns: list[TurnPrediction]
     model: Optional[str] = None
@@ -69,5 +80,3 @@ class Prediction(BaseModel):
     def to_dict(self) -> dict:
         return self.model_dump(exclude_none=False, exclude={"model"} if self.model is None else set())
 
-
-assert set(RISK_LEVELS) == {"safe", "caution", "danger"}

@@ -6,6 +6,7 @@ instead of spelling them, so a rename happens here or nowhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -82,20 +83,41 @@ SCAM_TYPES: dict[str, str] = {
     "identity_theft": "身份盗窃",
     "phishing": "钓鱼链接",
     "postal_parcel": "邮件/包裹诈骗",
+    "credit_card_limit": "信用卡提额/分期/降息",
+    "tax_refund": "个税退税/补贴申领",
+    "flight_rebooking": "机票改签/航班取消",
+    "ticket_scalping": "演唱会/车票代抢",
+    "rental": "租房/中介押金",
+    "recruitment": "招聘兼职/培训费",
+    "military_procurement": "冒充军警采购",
+    "game_trading": "虚假游戏交易（装备/账号/充值）",
+    "crypto": "虚拟货币/USDT",
+    "teacher_fee": "冒充老师收费（家长群）",
+    "online_gambling": "网络赌博",
+    "customs_smuggling": "海关缉私/跨境包裹",
+    "sextortion": "裸聊敲诈",
+    "deepfake_impersonation": "AI换脸/换声冒充",
+    "fake_sms_points": "伪基站短信（积分兑换/账户异常）",
+    "wechat_agent": "微商代理/加盟",
+    "pension_social_security": "养老金/社保资格认证",
+    "traffic_violation": "交通违章/车险退费",
+    "fake_charity": "虚假慈善募捐",
+    "refund_recovery": "追回损失（二次诈骗）",
+    "health_products": "保健品/养老项目",
+    "telecom_upgrade": "冒充运营商（话费/套餐/停机）",
+    "fan_reward": "追星/粉丝福利",
+    "insurance_refund": "冒充保险公司退保/理赔",
+    "debt_collection": "虚假催收/债务处理",
+    "utility_bill": "水电燃气欠费",
+    "visa_study": "留学/签证代办",
     "other": "其他",
 }
 
-RISK_LEVELS: tuple[str, ...] = ("safe", "caution", "danger")
-RISK_LEVEL_ZH: dict[str, str] = {"safe": "安全", "caution": "注意", "danger": "危险"}
-
-
-def risk_level(probability: float, caution: float = 0.3, danger: float = 0.6) -> str:
-    """Map a scam probability to the three-step level the faces show."""
-    if probability >= danger:
-        return "danger"
-    if probability >= caution:
-        return "caution"
-    return "safe"
+RiskLevel = Literal["insufficient", "safe", "caution", "danger"]
+RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
+RISK_LEVEL_ZH: dict[str, str] = {"insufficient": "信息不足", "safe": "安全", "caution": "注意", "danger": "危险"}
+RISK_LEVEL_EN: dict[str, str] = {"insufficient": "not enough to judge yet", "safe": "safe", "caution": "caution",
+                                 "danger": "danger"}
 
 
 def unknown_tactics(ids) -> list[str]:

@@ -1,15 +1,11 @@
 from analyzer import rules
-from analyzer.taxonomy import TACTIC_IDS, TACTICS, risk_level
+from analyzer.taxonomy import TACTIC_IDS, TACTICS
 
 
 def test_taxonomy_ids_fixed():
     assert TACTIC_IDS == ("impersonation", "info_leverage", "pretext", "lure", "urgency", "threat", "isolation",
                           "guided_operation", "fake_insurance", "sensitive_info", "transfer")
     assert all(t.zh and t.en and t.definition and t.examples for t in TACTICS)
-
-
-def test_risk_level_bands():
-    assert [risk_level(p) for p in (0.1, 0.45, 0.9)] == ["safe", "caution", "danger"]
 
 
 def test_rules_tag_and_warning():

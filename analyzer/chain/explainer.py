@@ -18,12 +18,18 @@ from analyzer.chain.masking import Masker
 from analyzer.chain.prompts import explain_prompt, repair_message
 from analyzer.chain.schema import Explanation, LLMAnswer, Usage
 from analyzer.chain.validate import check_answer
+from analyzer.decision import LEVEL_OF_VERDICT
 from analyzer.schema import Dialogue, Prediction
 from analyzer.taxonomy import TACTICS
 
 INJECTION = re.compile(r"忽略(之前|以上|前面|上面|所有)?的?(指令|指示|提示|规则)|ignore (all |the )?(previous|above|prior) "
                        r"(instructions|prompts?)|system prompt|系统提示|判定为(安全|正常|非诈骗)|输出.{0,6}(安全|benign|safe)|"
                        r"你(现在)?是一个?(AI|助手|模型)|新的指令|developer mode", re.I)
+
+
+# The LLM alone raises a call the model did not alert on to "scam" only when it is at least this sure of its verdict
+# (confidence is defined in the prompt as the probability that its own verdict is right); otherwise "uncertain".
+LLM_SURE = 0.7
 
 
 def injection_suspected(dialogue: Dialogue) -> bool:
@@ -51,18 +57,20 @@ def combine(dialogue: Dialogue, prediction: Prediction, answer: LLMAnswer, backe
     detail = None
     if llm_v == model_v:
         verdict = llm_v
-    elif model_v == "scam":
-        if override and not injected and prediction.scam_probability < 0.9:
-            verdict, detail = "uncertain", "the LLM disagrees with the model's high risk and says why"
+    elif model_v == "scam":  # the model alerted: no LLM answer lowers that
+        verdict = "scam"
+        if injected:
+            detail = "the LLM's lower verdict was ignored: the transcript contains instruction-like text"
+        elif override:
+            detail = f"the LLM disagreed ({override[:120]}), but the model's alert stands"
         else:
-            verdict, override = "scam", None
-            detail = ("the LLM's lower verdict was ignored: the transcript contains instruction-like text"
-                      if injected else "the LLM's lower verdict was ignored: it gave no reason against the model's high risk")
+            detail = "the LLM's lower verdict was ignored: the model's alert stands"
+        override = None  # kept in the status text only: it changed nothing
     elif llm_v == "scam":
-        verdict = "scam" if answer.confidence >= 0.7 and not injected else "uncertain"
+        verdict = "scam" if answer.confidence >= LLM_SURE and not injected else "uncertain"
     else:
         verdict = "uncertain" if "uncertain" in (llm_v, model_v) else "benign"
-    risk = {"scam": "danger", "uncertain": "caution", "benign": "safe"}[verdict]
+    risk = LEVEL_OF_VERDICT[verdict]
     return Explanation(id=dialogue.id, verdict=verdict, risk_level=risk, steps=answer.steps,
                        advice=answer.advice or ADVICE[risk], confidence=answer.confidence,
                        model_probability=prediction.scam_probability, model_verdict=model_v, llm_verdict=llm_v,

@@ -9,6 +9,7 @@ import re
 
 from analyzer import rules
 from analyzer.chain.schema import Explanation, Step
+from analyzer.decision import verdict_of
 from analyzer.schema import Dialogue, Prediction
 from analyzer.taxonomy import TACTIC_BY_ID, WHY_ZH
 
@@ -22,6 +23,8 @@ ADVICE = {
                 "任何索要验证码、要求共享屏幕或转账的来电都要高度警惕；拿不准可拨打96110咨询。"],
     "safe": ["暂未发现明显的诈骗手法。",
              "仍请记住：正规机构不会索要验证码，也不会要求转账到“安全账户”。"],
+    "insufficient": ["通话内容还太少，暂时无法判断。",
+                     "继续通话时留意：对方若索要验证码、要求共享屏幕或转账，请立即挂断并核实。"],
 }
 
 
@@ -35,9 +38,7 @@ def best_clause(text: str, tactic: str) -> str:
 
 
 def model_verdict(prediction: Prediction) -> str:
-    if prediction.is_scam:
-        return "scam"
-    return "uncertain" if prediction.risk_level == "caution" else "benign"
+    return verdict_of(prediction.is_scam, prediction.risk_level)
 
 
 def steps_from_prediction(dialogue: Dialogue, prediction: Prediction, max_steps: int = 12) -> list[Step]:

@@ -5,6 +5,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
+from analyzer.taxonomy import RiskLevel
+
 Verdict = Literal["scam", "benign", "uncertain"]
 
 
@@ -21,7 +23,7 @@ class LLMAnswer(BaseModel):
     risk_level: Literal["safe", "caution", "danger"]
     steps: list[Step] = Field(default_factory=list)
     advice: list[str] = Field(default_factory=list)
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0, description="the probability that your own verdict is right")
     override_reason: Optional[str] = Field(default=None, description="why the LLM disagrees with a high model risk")
 
 
@@ -36,7 +38,7 @@ class Explanation(BaseModel):
     """The final explanation shown to people: the LLM's reading combined with the model's score."""
     id: str
     verdict: Verdict
-    risk_level: Literal["safe", "caution", "danger"]
+    risk_level: RiskLevel
     steps: list[Step]
     advice: list[str]
     confidence: float
