@@ -1,6 +1,6 @@
 """The analyzer as a Ray Data job, for users past one machine: `map_batches` over sharded JSONL or Parquet.
 
-    python -m analyzer.distributed INPUT [INPUT ...] -o OUT_DIR [--model PATH] [--batch-size 32] [--concurrency 2]
+    python -m analyzer ray INPUT [INPUT ...] -o OUT_DIR [--model PATH] [--batch-size 32] [--concurrency 2]
 
 INPUT may be files, folders or globs of transcript JSONL (`*.jsonl`) or Parquet (`*.parquet`) with `id` and
 `turns` columns. Each Ray actor loads one Analyzer and predicts a batch at a time; the output folder gets JSONL
@@ -9,7 +9,6 @@ otherwise starts a local instance.
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import sys
@@ -60,21 +59,3 @@ def run(inputs: list[str], output: str, model: Optional[str] = None, batch_size:
                                           batch_size=batch_size, concurrency=concurrency, batch_format="pandas")
     ds.write_json(output)
     return sum(1 for _ in ray.data.read_json(output, lines=True).iter_rows())
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analyzer.distributed")
-    parser.add_argument("inputs", nargs="+")
-    parser.add_argument("-o", "--output", required=True)
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--runtime", default="torch", choices=["torch", "onnx"])
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--concurrency", type=int, default=2)
-    args = parser.parse_args(argv)
-    count = run(args.inputs, args.output, args.model, args.batch_size, args.concurrency, args.runtime)
-    print(f"wrote {count} predictions to {args.output}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """The model card: figures from the evaluation, targets marked, unmet targets named with what limits them."""
 import json
 
-import analyzer.model.card as card
+import analyzer.release.card as card
 
 
 def fake_eval(model_dir, data, sample=0):

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from analyzer.evaluation.perturb import PERTURBATIONS, perturb
-from analyzer.evaluation.tasks import load_tasks
+from analyzer.evaluation.tasks import TaskError, load_tasks
 
 DIALOGUE = {"id": "p", "label": "scam", "turns": [
     {"speaker": "客服", "text": "请把验证码和银行卡号告诉我，然后转账到安全账户", "tactics": ["sensitive_info", "transfer"]},
@@ -14,7 +14,7 @@ def test_tasks_declared_as_data():
     tasks = {t.task: t for t in load_tasks()}
     assert {"dialogue_detection", "turn_tagging", "early_warning", "robustness", "explanation_faithfulness"} <= set(tasks)
     assert all(len(t.config_sha256) == 64 for t in tasks.values())
-    with pytest.raises(ValueError, match="unknown task"):
+    with pytest.raises(TaskError, match="unknown task"):
         load_tasks(["nope"])
 
 
@@ -37,8 +37,12 @@ def test_eval_command_writes_report(run_cli, tmp_path):
                 "dialogue.ece", "turn.micro_f1", "turn.macro_f1", "turn.per_tactic.lure.f1",
                 "early.alert_before_harm_rate", "early.median_turns_to_alert"):
         assert key in metrics, key
-    assert metrics["dataset"]["sha256"] and metrics["code_version"]["package"] and metrics["config"]["seed"] == 0
-    assert metrics["systems"]["model"]["n_failed"] == 0
+    assert metrics["datasets"]["test"]["sha256"] and metrics["code_version"]["package"] and metrics["config"]["seed"] == 0
+    assert metrics["systems"]["model"]["n_failed"] == {"test": 0}
+    assert metrics["environment"]["python"] and "transformers" in metrics["environment"]
+    for key in ("early.erde5", "early.erde50", "early.latency_weighted_f1", "dialogue.balanced_accuracy",
+                "dialogue.non_fraud_recall", "dialogue.predicted_fraud_ratio"):
+        assert key in metrics, key
     assert metrics["explanation.verbatim_quote_rate"] == 1.0 and metrics["explanation.cited_turn_validity"] == 1.0
     assert "| model |" in (out / "report.md").read_text()
     assert (out / "reliability.png").stat().st_size > 1000
@@ -80,3 +84,79 @@ def test_cross_corpus_one_command(run_cli, tmp_path):
     assert set(metrics["directions"]) == {"gold->silver", "silver->gold"}
     assert metrics["directions"]["gold->silver"]["model"]["n"] == 150
     assert metrics["directions"]["silver->gold"]["tfidf"]["n"] == 200
+
+
+TASK_YAML = """task: my_recall
+kind: dialogue
+data: {data}
+metrics: [recall, fpr]
+headline: [recall]
+bootstrap: 50
+"""
+
+
+def test_own_task_folder_and_data_outside_the_repo(run_cli, tmp_path):
+    from analyzer.corpus import load_split
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in load_split("dev")[:25]))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "mine.yaml").write_text(TASK_YAML.format(data=data))
+    out = tmp_path / "out"
+    done = run_cli("eval", "--include-path", tasks, "--tasks", "my_recall", "--system", "kw=rules",
+                   "--group-by", "scam_type", "--log-samples", "-o", out)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(k for k in metrics if k.startswith("my_recall.")) == {"my_recall.recall", "my_recall.fpr"}
+    assert metrics["datasets"][str(data)]["dialogues"] == 25
+    assert metrics["systems"]["kw"]["my_recall"]["ci95"]["recall"] is not None
+    assert metrics["systems"]["kw"]["my_recall"]["groups"]
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 25 and samples[0]["system"] == "kw" and "prediction" in samples[0]
+
+
+@pytest.mark.parametrize("body,message", [
+    ("task: x\nkind: dialogue\ncolour: red\n", "unknown field"),
+    ("task: x\nkind: sideways\n", "unknown kind"),
+    ("task: x\nkind: dialogue\nmetrics: [bleu]\n", "no metric"),
+])
+def test_bad_task_files_name_the_file(run_cli, tmp_path, body, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(body)
+    done = run_cli("eval", "--tasks", path, "--system", "kw=rules", "-o", tmp_path / "o")
+    assert done.returncode == 2 and message in done.stderr and "bad.yaml" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_system_spec_and_unlabelled_data(run_cli, tmp_path):
+    done = run_cli("eval", "--system", "x=/no/such/folder", "--tasks", "dialogue_detection", "--limit", "5",
+                   "-o", tmp_path / "o")
+    assert done.returncode == 2 and "x=/no/such/folder" in done.stderr
+    data = tmp_path / "plain.jsonl"
+    data.write_text(json.dumps({"id": "a", "turns": [{"speaker": "A", "text": "你好"}]}, ensure_ascii=False) + "\n")
+    done = run_cli("eval", "--data", data, "--tasks", "turn_tagging", "--system", "kw=rules", "-o", tmp_path / "p")
+    assert done.returncode == 2 and "no gold turn tactics" in done.stderr
+
+
+class Broken:
+    name = "broken"
+
+    def __init__(self):
+        from analyzer.decision import Decision
+        self.decision = Decision()
+
+    def score_many(self, dialogues):
+        raise ConnectionError("endpoint down")
+
+
+def make_broken():
+    return Broken()
+
+
+def test_a_system_whose_predictions_all_fail_makes_the_run_fail(run_cli, tmp_path):
+    done = run_cli("eval", "--system", "down=python:tests.test_evaluation:make_broken", "--tasks", "dialogue_detection",
+                   "--limit", "6", "-o", tmp_path / "o")
+    assert done.returncode == 1 and "every prediction failed" in done.stderr
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["failed_systems"] == ["down"] and metrics["dialogue.f1"] is None and metrics["dialogue.fpr"] is None
+    assert "Every prediction failed" in (tmp_path / "o" / "report.md").read_text()

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from analyzer.model.lexical import LexicalTactics, char_ngrams, choose_weight, mix
+from analyzer.model.lexical import LexicalTactics, char_ngrams, mix
 
 sklearn = pytest.importorskip("sklearn")
+from analyzer.training.lexical_fit import choose_weight, fit_lexical  # noqa: E402
 
 TEXTS = ["您好，我是京东客服，您的订单有问题", "请把验证码报给我", "验证码发您手机上了，念一下", "我给您三倍赔偿",
          "下载腾讯会议，共享屏幕", "打开  会议软件  点共享", "今天天气不错", "晚上吃什么", "您的快递到了放门口",
@@ -38,7 +39,7 @@ def test_ngrams_match_scikit_learn():
 
 
 def test_predictions_match_scikit_learn():
-    lexical = LexicalTactics.fit(TEXTS, LABELS, IDS)
+    lexical = fit_lexical(TEXTS, LABELS, IDS)
     ours = lexical.predict(NEW)
     reference = sklearn_probs(NEW)
     seen = [k for k, t in enumerate(IDS) if any(t in row for row in LABELS)]
@@ -47,7 +48,7 @@ def test_predictions_match_scikit_learn():
 
 
 def test_save_and_load_round_trip(tmp_path):
-    lexical = LexicalTactics.fit(TEXTS, LABELS, IDS)
+    lexical = fit_lexical(TEXTS, LABELS, IDS)
     lexical.save(tmp_path)
     loaded = LexicalTactics.from_pretrained(tmp_path)
     assert loaded.tactic_ids == IDS

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from analyzer.evaluation import metrics as M
+from analyzer import metrics as M
 
 
 @pytest.fixture
@@ -62,5 +62,23 @@ def test_turn_micro_against_sklearn():
 def test_early_warning():
     tactics = [[[], ["sensitive_info"], []], [[], [], ["transfer"]], [[], []]]
     e = M.early_warning([1, None, 1], tactics)
-    assert e["alert_before_harm_rate"] == pytest.approx(2 / 3)
+    assert e["n_with_harm_turn"] == 2 and e["alert_before_harm_rate"] == pytest.approx(1 / 2)  # no harm turn: not counted
+    assert e["alerted_rate"] == pytest.approx(2 / 3)
     assert e["median_turns_to_alert"] == 2.0 and e["within_three_turns_rate"] == pytest.approx(2 / 3)
+
+
+def test_empty_denominators_are_none_not_zero():
+    assert M.early_warning([], [])["alert_before_harm_rate"] is None
+    scams_only = M.dialogue_metrics([1, 1], [0.9, 0.2], lookalike=[False, False])
+    assert scams_only["fpr"] is None and scams_only["fpr_lookalike"] is None and scams_only["auroc"] is None
+    assert M.turn_metrics([[], []], [["lure"], []])["micro_f1"] is None
+
+
+def test_erde_and_latency_weighted_f1():
+    labels = [1, 1, 0, 0]
+    early, late = [0, 1, None, None], [30, 60, None, None]
+    assert M.erde(early, labels, o=5) < M.erde(late, labels, o=5)
+    assert M.erde([None, None, None, None], labels, o=5) == pytest.approx(0.5)  # two misses cost 1 each
+    # true alerts at turn 1 cost 1 - 1/(1 + e^(1-5)) = 0.018 each; false alerts cost the positive share 0.5
+    assert M.erde([0, 0, 0, 0], labels, o=5) == pytest.approx((0.018 * 2 + 0.5 * 2) / 4, abs=1e-3)
+    assert M.latency_weighted_f1(early, labels) > M.latency_weighted_f1(late, labels) > 0

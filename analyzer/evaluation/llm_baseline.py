@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from analyzer.predict import Decision, DialogueScores
+from analyzer.decision import Decision
+from analyzer.predict import DialogueScores
 from analyzer.schema import Dialogue
 from analyzer.taxonomy import TACTIC_IDS
 

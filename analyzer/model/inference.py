@@ -12,16 +12,22 @@ import torch
 
 from analyzer.model.errors import ModelLoadError
 from analyzer.model.lexical import LexicalTactics, mix
+from analyzer.normalize import normalize_text
 from analyzer.paths import DEFAULT_MODEL_DIR
-from analyzer.predict import Decision, DialogueScores
+from analyzer.decision import Decision
+from analyzer.predict import DialogueScores
 from analyzer.schema import Dialogue
 
 REBUILD_HINT = "rebuild it with `make model` (or `python -m analyzer train`), or pass --model rules for the keyword baseline"
 
 
-def turn_text(speaker: str, text: str) -> str:
-    """How a turn is shown to the encoder; the speaker's name is a useful cue."""
-    return f"{speaker}：{text}"
+def encoder_text(text: str) -> str:
+    """How a turn is shown to the encoder and the lexical channel: normalised text, no speaker name.
+
+    Speaker names carried the label in the written corpus (personas only in scams, 快递员 only in benign calls), so
+    the model sees who speaks only as a party bit (same party as the first speaker or not), never the name.
+    """
+    return normalize_text(text)
 
 
 @dataclass
@@ -35,6 +41,7 @@ class NeuralBackend:
         self.model = model.eval().to(device)
         self.tokenizer = tokenizer
         self.name = name
+        self.folder: Optional[Path] = None  # the local folder it was loaded from, if any
         self.device = device
         self.decision = Decision.from_dict(model.config.decision) if model.config.decision else Decision()
         self._lock = threading.Lock()  # the fast tokenizer is not safe to share across threads
@@ -49,7 +56,7 @@ class NeuralBackend:
     def tactic_rows(self, neural: np.ndarray, texts: list[str]) -> list[dict[str, float]]:
         """Per-turn tactic probabilities: the neural ones, mixed with the lexical channel's when there is one."""
         if self.lexical is not None and self.lexical_weight > 0:
-            neural = mix(neural, self.lexical.predict(texts), self.lexical_weight)
+            neural = mix(neural, self.lexical.predict([encoder_text(t) for t in texts]), self.lexical_weight)
         ids = self.model.config.tactic_ids
         return [dict(zip(ids, row)) for row in neural.tolist()]
 
@@ -78,6 +85,7 @@ class NeuralBackend:
                    if is_local and (folder / "training_args.json").exists() else None)
         name = f"{folder.name}" + (f"@{version}" if version else "")
         backend = cls(model, tokenizer, name=name, device=device)
+        backend.folder = folder if is_local else None
         if is_local:
             try:
                 lexical = LexicalTactics.from_pretrained(folder)
@@ -124,7 +132,7 @@ class NeuralBackend:
             counts.append(len(d.turns))
             opener = d.turns[0].speaker
             for turn in d.turns:
-                texts.append(turn_text(turn.speaker, turn.text))
+                texts.append(encoder_text(turn.text))
                 first.append(float(turn.speaker == opener))
         out = self.model.forward_vectors(self.encode(texts), counts, torch.tensor(first, device=self.device))
         tactics = self.tactic_rows(torch.sigmoid(out["tactic_logits"]).cpu().numpy(),
@@ -147,7 +155,7 @@ class NeuralBackend:
     def step(self, state: LiveState, speaker: str, text: str):
         if state.first_speaker is None:
             state = LiveState(first_speaker=speaker, hidden=None)
-        batch = self._tokenize([turn_text(speaker, text)])
+        batch = self._tokenize([encoder_text(text)])
         tactic, risk, types, hidden = self.model.step(batch["input_ids"].to(self.device),
                                                       batch["attention_mask"].to(self.device),
                                                       speaker == state.first_speaker, state.hidden)

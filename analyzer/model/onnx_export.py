@@ -1,6 +1,6 @@
 """ONNX export of the tagger and an onnxruntime backend with the same interface as the torch one.
 
-    python -m analyzer.model.onnx_export MODEL_DIR      # writes MODEL_DIR/onnx/{encoder,step}.onnx
+    python -m analyzer release MODEL_DIR      # among other things, writes MODEL_DIR/onnx/{encoder,step}.onnx
 
 Two graphs: `encoder` maps a batch of turns (token ids, mask) to mean-pooled turn vectors; `step` advances the
 causal GRU by one turn and applies the heads. Batch mode encodes all turns at once and loops the tiny step graph.
@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from analyzer.model.inference import LiveState, NeuralBackend, turn_text
+from analyzer.model.inference import LiveState, NeuralBackend, encoder_text
 from analyzer.predict import DialogueScores
 from analyzer.schema import Dialogue
 
@@ -79,9 +79,10 @@ class OnnxBackend(NeuralBackend):
         base = NeuralBackend.from_pretrained(path, device="cpu")
         folder = Path(path or DEFAULT_MODEL_DIR) / "onnx"
         if not (folder / "encoder.onnx").exists():
-            raise ModelLoadError(f"{folder} has no ONNX export; run `python -m analyzer.model.onnx_export "
+            raise ModelLoadError(f"{folder} has no ONNX export; run `python -m analyzer release "
                                  f"{path or DEFAULT_MODEL_DIR}`")
         backend = cls(base.model, base.tokenizer, base.name, folder, threads)
+        backend.folder = base.folder
         backend.set_lexical(base.lexical, base.lexical_weight)
         return backend
 
@@ -102,7 +103,7 @@ class OnnxBackend(NeuralBackend):
         return float(1 / (1 + np.exp(-logit / self.model.config.risk_temperature)))
 
     def score_many(self, dialogues: Sequence[Dialogue]) -> list[DialogueScores]:
-        texts = [turn_text(t.speaker, t.text) for d in dialogues for t in d.turns]
+        texts = [encoder_text(t.text) for d in dialogues for t in d.turns]
         vectors = self._vectors(texts)
         kinds = self.model.config.scam_types
         results, k = [], 0
@@ -122,11 +123,7 @@ class OnnxBackend(NeuralBackend):
     def step(self, state: LiveState, speaker: str, text: str):
         first_speaker = state.first_speaker if state.first_speaker is not None else speaker
         hidden = state.hidden if state.hidden is not None else np.zeros((1, 1, self.hidden_size), dtype=np.float32)
-        probs, logit, types, hidden = self._advance(self._vectors([turn_text(speaker, text)])[0],
+        probs, logit, types, hidden = self._advance(self._vectors([encoder_text(text)])[0],
                                                     speaker == first_speaker, hidden)
         return (LiveState(first_speaker=first_speaker, hidden=hidden), self.tactic_rows(probs[None, :], [text])[0],
                 self._risk(logit), self.model.config.scam_types[int(np.argmax(types))])
-
-
-if __name__ == "__main__":
-    print(export(sys.argv[1] if len(sys.argv) > 1 else "models/scam-tagger-zh"))

@@ -123,12 +123,3 @@ def write_card(model_dir: Path, silver_limit: int = 3000) -> dict:
                   "layers).", ""]
     (model_dir / "README.md").write_text("\n".join(lines))
     return results
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model_dir")
-    parser.add_argument("--silver-limit", type=int, default=3000)
-    args = parser.parse_args()
-    write_card(Path(args.model_dir), args.silver_limit)
-    print((Path(args.model_dir) / "README.md").read_text())

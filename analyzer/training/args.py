@@ -11,7 +11,7 @@ class TrainArgs:
     output: str = "models/scam-tagger-zh"
     base_model: str = "default"
     layers: int = 6
-    epochs: int = 8
+    epochs: int = 6
     lr: float = 1e-4
     head_lr: float = 2e-3
     batch_turns: int = 64
@@ -21,7 +21,10 @@ class TrainArgs:
     limit: int = 0  # train on the first N gold dialogues only (smoke tests)
     threads: int = 0
     save_dtype: str = "float16"
-    lexical: int = 1  # 1: fit the character n-gram tactic channel and mix it in (weight chosen on dev); 0: none
+    lexical: int = 1  # 1: fit the character n-gram tactic channel and mix it in (weight chosen on selection); 0: none
+    bf16: int = 1  # 1: bfloat16 autocast for the forward pass (AMX on these CPUs, several times faster); 0: fp32
+    holdout: int = 1  # 1: hold whole types out of training as a selection fold (analyzer.training.folds); 0: none
+    augment: int = 1  # 1: restyle training dialogues (ASR, no punctuation) and randomise the party bit; 0: none
     command: str = field(default="", repr=False)
 
 

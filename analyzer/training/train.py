@@ -1,10 +1,11 @@
 """Fine-tune the tactic tagger: `python -m analyzer train`.
 
 Seeded; the base encoder is truncated to its first `--layers` layers; gold dialogues teach tactics and risk, a
-sample of the TeleAntiFraud silver set teaches risk only. The weights of the epoch with the best dev tactic F1 are
-kept, then the lexical tactic channel (analyzer.model.lexical) is fitted. The dev split calibrates the risk
-temperature and the thresholds, which are saved in the model's config. The output folder is a `save_pretrained`
-folder (fp16, the vocabulary trimmed to the pieces Chinese text needs) with a model card.
+sample of the TeleAntiFraud silver set teaches risk only. Training dialogues are restyled (analyzer.training.augment)
+and the encoder never sees speaker names. Whole scam types and benign situations are held out of training as a
+selection fold (analyzer.training.folds); with dev they pick the epoch, the lexical channel's weight, the thresholds
+and the verdict. The output folder is a `save_pretrained` folder (fp16, the vocabulary trimmed to the pieces Chinese
+text needs); `python -m analyzer release FOLDER` then writes its card.
 """
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ import torch
 
 from analyzer import __version__
 from analyzer.corpus import load_split
-from analyzer.model.inference import NeuralBackend, turn_text
+from analyzer.model.inference import NeuralBackend, encoder_text
 from analyzer.model.modeling import ScamTaggerConfig, ScamTaggerModel
-from analyzer.model.train_args import TrainArgs
+from analyzer.training.args import TrainArgs
+from analyzer.training.calibration import calibrate, score_dialogues, selection_score
+from analyzer.training.lexical_fit import attach, turn_texts_and_labels
 from analyzer.taxonomy import SCAM_TYPES, TACTIC_IDS
 
 
@@ -72,17 +75,24 @@ def make_batches(dialogues: list[dict], max_turns: int, rng: random.Random) -> l
     return batches
 
 
-def collate(batch: list[dict], tokenizer, max_turns: int, max_tokens: int) -> dict:
+def collate(batch: list[dict], tokenizer, max_turns: int, max_tokens: int, rng: random.Random | None = None) -> dict:
+    """Tensors for one batch. With `rng` (training), each dialogue is restyled (analyzer.training.augment) and its
+    party bit gets a random polarity, so nothing can learn that the first speaker is the caller."""
+    from analyzer.training.augment import augment_dialogue
+
     texts, first, tactic_rows, tactic_mask, counts, labels, types = [], [], [], [], [], [], []
     type_index = {t: i for i, t in enumerate(SCAM_TYPES)}
     for d in batch:
+        flip = False
+        if rng is not None:
+            d, flip = augment_dialogue(d, rng), rng.random() < 0.5
         turns = d["turns"][:max_turns]
         counts.append(len(turns))
         opener = turns[0]["speaker"]
         gold = d.get("source") != "silver"
         for t in turns:
-            texts.append(turn_text(t["speaker"], t["text"]))
-            first.append(float(t["speaker"] == opener))
+            texts.append(encoder_text(t["text"]))
+            first.append(float((t["speaker"] == opener) != flip))
             tactic_rows.append([float(x in (t.get("tactics") or [])) for x in TACTIC_IDS])
             tactic_mask.append(gold)
         labels.append(int(d["label"] == "scam"))
@@ -128,36 +138,35 @@ def shrink_vocabulary(model: ScamTaggerModel, tokenizer, texts: list[str], folde
     return new_tok
 
 
-def evaluate_split(backend: NeuralBackend, dialogues: list[dict], batch: int = 16) -> list:
-    from analyzer.schema import Dialogue
-    out = []
-    for i in range(0, len(dialogues), batch):
-        out += backend.score_many([Dialogue.model_validate(d) for d in dialogues[i:i + batch]])
-    return out
-
-
 def dev_tactic_f1(backend: NeuralBackend, dev: list[dict]) -> float:
-    """The dev score that picks the best epoch (see calibration.selection_score)."""
-    from analyzer.model.calibration import selection_score
-    from analyzer.model.lexical import turn_texts_and_labels
-
+    """The selection score that picks the best epoch (see calibration.selection_score)."""
     _, gold = turn_texts_and_labels(dev)
-    return selection_score(gold, [p for s in evaluate_split(backend, dev) for p in s.tactics])
+    return selection_score(gold, [p for s in score_dialogues(backend, dev) for p in s.tactics])
+
+
+def _checkpoint_path(args: TrainArgs) -> Path:
+    return Path("runs") / (Path(args.output).name + ".checkpoint.pt")
 
 
 def train(args: TrainArgs) -> Path:
+    """Train, keeping the epoch that scores best on the selection set (dev plus the held-out fold of whole types).
+
+    A checkpoint is written after every epoch (runs/<name>.checkpoint.pt); a run started again with the same
+    arguments resumes after the last finished epoch.
+    """
     from tqdm.auto import tqdm
 
-    from analyzer.model.calibration import calibrate
-    from analyzer.model.lexical import attach
+    from analyzer.training.folds import HELD_OUT_BENIGN_TYPES, HELD_OUT_SCAM_TYPES, split_selection_fold
 
     if args.threads:
         torch.set_num_threads(args.threads)
     set_seed(args.seed)
     rng = random.Random(args.seed)
-    train_gold, dev = load_split("train"), load_split("dev")
+    train_all, dev = load_split("train"), load_split("dev")
     if args.limit:
-        train_gold, dev = train_gold[:args.limit], dev[:max(8, args.limit // 4)]
+        train_all, dev = train_all[:args.limit], dev[:max(8, args.limit // 4)]
+    train_gold, fold = split_selection_fold(train_all) if args.holdout else (train_all, [])
+    selection = dev + fold
     silver = silver_sample(args.silver, rng)
     encoder, tokenizer, base_name = load_base(args.base_model, args.layers)
     model = build_model(encoder, args, base_name)
@@ -172,13 +181,25 @@ def train(args: TrainArgs) -> Path:
         optimizer, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, (steps - s) / steps))
     log = []
     started = time.time()
-    progress = tqdm(total=steps, desc="train", unit="step", file=sys.stderr)
-    step, best_score, best_state, best_epoch = 0, -1.0, None, 0
-    for epoch, batches in enumerate(schedule):
+    step, best_score, best_state, best_epoch, first_epoch = 0, -1.0, None, 0, 0
+    checkpoint = _checkpoint_path(args)
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=False)
+        if saved["args"] == {k: v for k, v in asdict(args).items() if k != "command"}:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            step, best_score, best_state, best_epoch = saved["step"], saved["best_score"], saved["best"], saved["best_epoch"]
+            first_epoch, log = saved["epoch"], saved["log"]
+            print(f"resuming after epoch {first_epoch} from {checkpoint}", file=sys.stderr, flush=True)
+    progress = tqdm(total=steps, initial=step, desc="train", unit="step", file=sys.stderr)
+    for epoch in range(first_epoch, args.epochs):
         model.train()
-        for batch in batches:
-            inputs = collate(batch, tokenizer, args.batch_turns, args.max_turn_tokens)
-            loss = model(**inputs)["loss"]
+        augment_rng = random.Random(args.seed * 1000 + epoch) if args.augment else None
+        for batch in schedule[epoch]:
+            inputs = collate(batch, tokenizer, args.batch_turns, args.max_turn_tokens, augment_rng)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(args.bf16)):
+                loss = model(**inputs)["loss"]
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -191,22 +212,28 @@ def train(args: TrainArgs) -> Path:
                 log.append({"step": step, "epoch": epoch + 1, "loss": round(loss.item(), 5)})
                 print(json.dumps(log[-1]), file=sys.stderr, flush=True)
         model.eval()
-        score = dev_tactic_f1(NeuralBackend(model, tokenizer, name="dev"), dev)
-        log.append({"step": step, "epoch": epoch + 1, "dev_tactic_f1": round(score, 5)})
+        score = dev_tactic_f1(NeuralBackend(model, tokenizer, name="selection"), selection)
+        log.append({"step": step, "epoch": epoch + 1, "selection_tactic_f1": round(score, 5)})
         print(json.dumps(log[-1]), file=sys.stderr, flush=True)
         if score > best_score:
             best_score, best_epoch = score, epoch + 1
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"args": {k: v for k, v in asdict(args).items() if k != "command"}, "epoch": epoch + 1,
+                    "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "best": best_state, "best_score": best_score,
+                    "best_epoch": best_epoch, "log": log}, checkpoint.with_suffix(".tmp"))
+        checkpoint.with_suffix(".tmp").replace(checkpoint)
     progress.close()
-    model.load_state_dict(best_state)  # the epoch with the best dev tactic F1 (model selection on dev)
+    model.load_state_dict(best_state)  # the epoch with the best selection-set tactic F1
     model.eval()
-    backend = NeuralBackend(model, tokenizer, name="dev")
-    lexical_report = attach(backend, train_gold, dev, seed=args.seed) if args.lexical else None
-    decision, temperature, report = calibrate(dev, evaluate_split(backend, dev))
+    backend = NeuralBackend(model, tokenizer, name="selection")
+    lexical_report = attach(backend, train_gold, selection, seed=args.seed) if args.lexical else None
+    decision, temperature, report = calibrate(selection, score_dialogues(backend, selection))
     model.config.risk_temperature = temperature
     model.config.decision = decision.to_dict()
     out = Path(args.output)
-    texts = [turn_text(t["speaker"], t["text"]) for d in train_gold + dev + silver for t in d["turns"]]
+    texts = [encoder_text(t["text"]) for d in train_all + dev + silver for t in d["turns"]]
     tokenizer = shrink_vocabulary(model, tokenizer, texts, out)
     if args.save_dtype == "float16":
         model = model.half()
@@ -215,7 +242,9 @@ def train(args: TrainArgs) -> Path:
     if backend.lexical is not None:
         backend.lexical.save(out)
     meta = {**asdict(args), "version": __version__, "train_dialogues": len(train_gold), "silver_dialogues": len(silver),
-            "dev_dialogues": len(dev), "steps": steps, "best_epoch": best_epoch, "seconds": round(time.time() - started, 1),
+            "dev_dialogues": len(dev), "selection_fold": {"dialogues": len(fold), "scam_types": list(HELD_OUT_SCAM_TYPES),
+                                                          "benign_types": list(HELD_OUT_BENIGN_TYPES)} if args.holdout else None,
+            "steps": steps, "best_epoch": best_epoch, "seconds": round(time.time() - started, 1),
             "lexical": lexical_report, "calibration": report, "loss_log": log}
     (out / "training_args.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
     print(f"saved {out} ({meta['seconds']} s)", file=sys.stderr)
