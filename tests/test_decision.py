@@ -73,3 +73,18 @@ def test_running_verdict_counts_turns():
     for _ in range(3):
         verdict.update(ZERO, 0.0)
     assert verdict.turns == 3 and verdict.risk_level == "safe"
+
+
+def test_runnable_faces_and_async_twins():
+    import asyncio
+    pytest.importorskip("langchain_core")
+    analyzer = Analyzer.from_pretrained("rules")
+    call = {"id": "r", "turns": [{"speaker": "A", "text": "我是支付宝客服"}, {"speaker": "A", "text": "把验证码报给我"}]}
+    plain = analyzer.analyze(call)
+    assert analyzer.invoke(call) == plain and analyzer.batch([call, call]) == [plain, plain]
+    assert asyncio.run(analyzer.aanalyze(call)) == plain
+    assert asyncio.run(analyzer.aanalyze_many([call])) == [plain]
+    runnable = analyzer.as_runnable()
+    assert runnable.invoke(call) == plain and asyncio.run(runnable.ainvoke(call)) == plain
+    updates = list(analyzer.as_live_runnable().stream(call))
+    assert [u.index for u in updates] == [0, 1] and updates[-1].risk == plain.turns[-1].risk

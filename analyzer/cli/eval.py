@@ -87,7 +87,8 @@ def register(sub) -> None:
     p.add_argument("--baselines", default="keyword,tfidf", help="shortcut: comma-separated keyword, tfidf")
     p.add_argument("--tasks", default="", help="comma-separated task names or YAML paths (default: all)")
     p.add_argument("--include-path", action="append", default=[], help="a folder of more task YAMLs (repeatable)")
-    p.add_argument("--group-by", choices=("scam_type", "source", "benign_type"), help="per-group breakdowns")
+    p.add_argument("--group-by", choices=("scam_type", "source", "benign_type", "register"),
+                   help="per-group breakdowns (register: meta.register, e.g. asr, chat)")
     p.add_argument("--log-samples", action="store_true", help="write every prediction to samples.jsonl")
     p.add_argument("--cross-corpus", action="store_true",
                    help="train on one corpus and test on the other, both ways (gold <-> TeleAntiFraud silver)")

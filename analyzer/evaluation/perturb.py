@@ -1,5 +1,6 @@
 """Seeded perturbations of transcripts for robustness: homophones, ASR errors, traditional characters, spacing
-inside keywords, renamed speakers, calls cut short."""
+inside keywords, anonymised (A/B) speakers, stripped punctuation, spaced characters, zero-width characters, calls cut
+short."""
 from __future__ import annotations
 
 import copy
@@ -74,6 +75,25 @@ def renamed_speakers(dialogue: dict, rng: random.Random) -> dict:
     return out
 
 
+def no_punctuation(dialogue: dict, rng: random.Random) -> dict:
+    """ASR output without punctuation."""
+    return _map_texts(dialogue, lambda text: re.sub(r"[，。！？、；：,.!?;:“”\"'（）()…]+", " ", text).strip() or text)
+
+
+def spaced_chars(dialogue: dict, rng: random.Random) -> dict:
+    """Every character spaced out, as some ASR engines (and evaders) write it."""
+    return _map_texts(dialogue, lambda text: " ".join(text))
+
+
+def zero_width(dialogue: dict, rng: random.Random) -> dict:
+    """Zero-width spaces between characters of every keyword (and a few elsewhere)."""
+    def hide(text):
+        for word in KEYWORDS:
+            text = text.replace(word, "\u200b".join(word))
+        return "".join(ch + ("\u200b" if rng.random() < 0.1 else "") for ch in text)
+    return _map_texts(dialogue, hide)
+
+
 def cut_short(dialogue: dict, rng: random.Random) -> dict:
     out = copy.deepcopy(dialogue)
     keep = max(1, len(out["turns"]) // 2)
@@ -82,10 +102,13 @@ def cut_short(dialogue: dict, rng: random.Random) -> dict:
 
 
 PERTURBATIONS = {"homophones": homophones, "asr_errors": asr_errors, "traditional": traditional,
-                 "spaced_keywords": spaced_keywords, "renamed_speakers": renamed_speakers, "cut_short": cut_short}
+                 "spaced_keywords": spaced_keywords, "renamed_speakers": renamed_speakers, "no_punctuation": no_punctuation,
+                 "spaced_chars": spaced_chars, "zero_width": zero_width, "cut_short": cut_short}
 
 
 def perturb(dialogues: list[dict], name: str, seed: int) -> list[dict]:
+    if name not in PERTURBATIONS:
+        raise ValueError(f"unknown perturbation {name!r}; known: {', '.join(PERTURBATIONS)}")
     fn = PERTURBATIONS[name]
     rng = random.Random(f"{name}-{seed}")
     return [fn(d, rng) for d in dialogues]

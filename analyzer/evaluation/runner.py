@@ -19,7 +19,7 @@ from analyzer.evaluation.systems import DEFAULT_SYSTEMS, load_system, parse_syst
 from analyzer.evaluation.tasks import Task, load_tasks
 from analyzer.paths import REPO_DIR
 
-GROUP_FIELDS = ("scam_type", "source", "benign_type")
+GROUP_FIELDS = ("scam_type", "source", "benign_type", "register")
 
 
 def rows_sha256(dialogues: list[dict]) -> str:
