@@ -97,6 +97,7 @@ def test_load_corpus_datasetdict():
     dd = load_corpus("gold")
     assert set(dd) == set(SPLITS) and dd["train"].num_rows > 500
     assert isinstance(dd["test"][0]["turns"][0]["tactics"], list)
+    assert dd["train"].features["label"].names == ["benign", "scam"]
 
 
 def test_dedup_helpers():

@@ -35,6 +35,8 @@ def cmd_analyze(args) -> int:
     def dialogues():
         nonlocal skipped
         for record in iter_records(args.input, fmt=args.format, encoding=args.encoding):
+            for notice in record.notices:
+                print(f"note: {notice}", file=sys.stderr)
             if record.error is None:
                 yield record.dialogue
             elif args.skip_invalid:

@@ -65,9 +65,12 @@ def load_corpus(part: str = "gold"):
     (unseen_types, wild).
 
     Nested fields (turns, meta) are kept as JSON-compatible structures; `meta` is serialised to a string because
-    its keys differ between sources.
+    its keys differ between sources; `label` is a ClassLabel (0 benign, 1 scam).
     """
-    from datasets import Dataset, DatasetDict
+    from datasets import ClassLabel, Dataset, DatasetDict
+
+    def dataset(dialogues):
+        return Dataset.from_list(rows(dialogues)).cast_column("label", ClassLabel(names=["benign", "scam"]))
 
     def rows(dialogues):
         return [{"id": d["id"], "label": d.get("label"), "scam_type": d.get("scam_type"), "source": d.get("source"),
@@ -76,9 +79,9 @@ def load_corpus(part: str = "gold"):
                  "meta": json.dumps(d.get("meta") or {}, ensure_ascii=False)} for d in dialogues]
 
     if part == "gold":
-        return DatasetDict({s: Dataset.from_list(rows(load_split(s))) for s in SPLITS})
+        return DatasetDict({s: dataset(load_split(s)) for s in SPLITS})
     if part == "silver":
-        return DatasetDict({"train": Dataset.from_list(rows(load_split("silver")))})
+        return DatasetDict({"train": dataset(load_split("silver"))})
     if part == "ood":
-        return DatasetDict({n.removeprefix("ood/"): Dataset.from_list(rows(load_split(n))) for n in OOD_NAMES})
+        return DatasetDict({n.removeprefix("ood/"): dataset(load_split(n)) for n in OOD_NAMES})
     raise ValueError(f"unknown corpus part {part!r}; choose gold, silver or ood")
