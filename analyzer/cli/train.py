@@ -17,7 +17,7 @@ def cmd_train(args) -> int:
 
 def cmd_release(args) -> int:
     from analyzer.release import release
-    release(args.folder, onnx=not args.no_onnx, card=not args.no_card)
+    release(args.folder, onnx=not args.no_onnx, card=not args.no_card, verdict=args.verdict)
     print(f"released {args.folder}")
     return 0
 
@@ -36,4 +36,6 @@ def register(sub) -> None:
     p.add_argument("folder")
     p.add_argument("--no-onnx", action="store_true")
     p.add_argument("--no-card", action="store_true")
+    p.add_argument("--verdict", choices=("context", "tactics", "tactics+context"),
+                   help="force a verdict option (default: the one grouped cross-validation picks)")
     p.set_defaults(handler=cmd_release)

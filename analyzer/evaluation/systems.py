@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from functools import lru_cache
 from pathlib import Path
 
 from analyzer.api import Analyzer
@@ -33,9 +34,7 @@ def load_system(name: str, spec: str, seed: int = 0) -> Analyzer:
         if spec in ("rules", "keyword"):
             return Analyzer.from_pretrained("rules")
         if spec == "tfidf":
-            from analyzer.corpus import load_split
-            from analyzer.evaluation.tfidf import TfidfBackend
-            return Analyzer(TfidfBackend(seed=seed).fit(load_split("train"), load_split("dev")))
+            return Analyzer(fitted_tfidf(seed))
         if spec.startswith("llm:"):
             from analyzer.evaluation.llm_baseline import LLMBackend
             return Analyzer(LLMBackend(spec.removeprefix("llm:")))
@@ -51,6 +50,14 @@ def load_system(name: str, spec: str, seed: int = 0) -> Analyzer:
         raise
     except Exception as err:  # a spec that cannot load: one line naming it
         raise SystemSpecError(f"--system {name}={spec}: cannot load ({type(err).__name__}: {str(err)[:200]})") from None
+
+
+@lru_cache(maxsize=2)
+def fitted_tfidf(seed: int = 0):
+    """The char TF-IDF baseline fitted on the gold train split (thresholds on dev), once per process."""
+    from analyzer.corpus import load_split
+    from analyzer.evaluation.tfidf import TfidfBackend
+    return TfidfBackend(seed=seed).fit(load_split("train"), load_split("dev"))
 
 
 def weights_sha256(system: Analyzer) -> str | None:

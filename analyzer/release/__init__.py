@@ -21,7 +21,7 @@ def selection_set(meta: dict) -> list[dict]:
     return dev + held_out
 
 
-def recalibrate(folder: str | Path) -> dict:
+def recalibrate(folder: str | Path, verdict: str | None = None) -> dict:
     """Fit thresholds, temperature and verdict for the saved (fp16) weights; update config.json through
     `save_pretrained`'s own config writer."""
     from analyzer.model.inference import NeuralBackend
@@ -33,7 +33,7 @@ def recalibrate(folder: str | Path) -> dict:
     backend = NeuralBackend.from_pretrained(folder)
     backend.model.config.risk_temperature = 1.0
     selection = selection_set(meta)
-    decision, temperature, report = calibrate(selection, score_dialogues(backend, selection))
+    decision, temperature, report = calibrate(selection, score_dialogues(backend, selection), verdict=verdict)
     config = backend.model.config
     config.risk_temperature, config.decision = temperature, decision.to_dict()
     config.save_pretrained(folder)
@@ -42,8 +42,9 @@ def recalibrate(folder: str | Path) -> dict:
     return report
 
 
-def release(folder: str | Path, onnx: bool = True, card: bool = True) -> None:
-    recalibrate(folder)
+def release(folder: str | Path, onnx: bool = True, card: bool = True, verdict: str | None = None) -> None:
+    """verdict: force a verdict option (analyzer.training.verdict.OPTIONS) instead of the cross-validated choice."""
+    recalibrate(folder, verdict)
     if onnx:
         from analyzer.model.onnx_export import export
         export(folder)

@@ -64,7 +64,7 @@ def selection_score(gold: list[list[str]], probs: list[dict[str, float]], tactic
     return round(float((metrics["micro_f1"] or 0.0) + (metrics["macro_f1"] or 0.0)) / 2, 5)
 
 
-def calibrate(selection: list[dict], scores: list[DialogueScores]) -> tuple[Decision, float, dict]:
+def calibrate(selection: list[dict], scores: list[DialogueScores], verdict: str | None = None) -> tuple[Decision, float, dict]:
     """selection: gold dialogues never trained on; scores: the backend's at temperature 1. -> decision, T, report."""
     labels = [int(d["label"] == "scam") for d in selection]
     temperature = fit_temperature([max(s.risks) for s in scores], labels)
@@ -72,7 +72,7 @@ def calibrate(selection: list[dict], scores: list[DialogueScores]) -> tuple[Deci
     gold_turns = [t.get("tactics") or [] for d in selection for t in d["turns"]]
     prob_turns = [p for s in scaled for p in s.tactics]
     decision = Decision(tactic_thresholds=fit_tactic_thresholds(gold_turns, prob_turns))
-    decision, verdict_report = fit_verdict(decision, selection, scaled)
+    decision, verdict_report = fit_verdict(decision, selection, scaled, option=verdict)
     scam_idx = [i for i, y in enumerate(labels) if y]
     alerts = [run_verdict(decision, scaled[i].tactics, scaled[i].risks)[0].alert_turn for i in scam_idx]
     report = {"temperature": temperature, "verdict": verdict_report,

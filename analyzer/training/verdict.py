@@ -94,11 +94,15 @@ def fit_alert_threshold(decision: Decision, dialogues: list[dict], scores: list,
     return 0.99
 
 
-def fit_verdict(decision: Decision, dialogues: list[dict], scores: list) -> tuple[Decision, dict]:
-    """Pick the verdict option by grouped cross-validation, refit it on all rows, set the alert threshold."""
+def fit_verdict(decision: Decision, dialogues: list[dict], scores: list, option: str | None = None) -> tuple[Decision, dict]:
+    """Pick the verdict option by grouped cross-validation (or take the one given), refit it on all rows, set the
+    alert threshold."""
     comparison = compare_options(dialogues, scores)
-    option = max(comparison, key=lambda o: (comparison[o]["recall_at_3pct_fpr"], comparison[o]["auroc"])) \
-        if comparison else "tactics+context"  # too few kinds of call to compare: keep every feature
+    if option is None:
+        option = max(comparison, key=lambda o: (comparison[o]["recall_at_3pct_fpr"], comparison[o]["auroc"])) \
+            if comparison else "tactics+context"  # too few kinds of call to compare: keep every feature
+    elif option not in OPTIONS:
+        raise ValueError(f"unknown verdict option {option!r}; choose one of {', '.join(OPTIONS)}")
     names = OPTIONS[option]
     y = np.array([int(d["label"] == "scam") for d in dialogues])
     bias, weights = fit_monotone_logistic(_matrix([final_features(s) for s in scores], names), y)
