@@ -42,7 +42,8 @@ TEXT = {
            "steps": "逐步说明", "advice": "建议", "backend": "解释来源", "not_llm": "（由模型结果生成，非 LLM）",
            "turn": "第 {n} 轮", "error": "无法分析：", "empty": "请先粘贴或上传通话记录。",
            "too_long": f"输入太长（超过 {MAX_CHARS:,} 个字符），请分段分析。",
-           "too_many": f"轮次太多（超过 {MAX_TURNS} 轮），请分段分析。", "type": "可能的诈骗类型",
+           "too_many": f"轮次太多（超过 {MAX_TURNS} 轮），请分段分析。",
+           "no_speakers": "没有找到说话人。请每行写成“说话人：内容”，例如“客服：您好”。", "type": "可能的诈骗类型",
            "live_hint": "在通话进行中逐句输入，每加一句就更新风险。", "levels": RISK_LEVEL_ZH,
            "verdicts": {"scam": "诈骗", "benign": "正常", "uncertain": "存疑"},
            "input_hint": "每行一句：`说话人：内容`。空行分隔不同的通话；但如果某一段只有一句，或者后面各段的说话人都在"
@@ -63,7 +64,8 @@ TEXT = {
            "backend": "Explanation by", "not_llm": "(from the model's findings, not an LLM)", "turn": "turn {n}",
            "error": "Cannot analyze: ", "empty": "Paste or upload a transcript first.",
            "too_long": f"The input is too long (over {MAX_CHARS:,} characters); split it.",
-           "too_many": f"Too many turns (over {MAX_TURNS}); split the transcript.", "type": "likely scam type",
+           "too_many": f"Too many turns (over {MAX_TURNS}); split the transcript.",
+           "no_speakers": "No speakers found. Write one turn per line as 'speaker: text', e.g. 'Agent: hello'.", "type": "likely scam type",
            "live_hint": "Type the call turn by turn while it happens; the risk updates with each turn.",
            "levels": RISK_LEVEL_EN,
            "verdicts": {"scam": "scam", "benign": "benign", "uncertain": "uncertain"},
@@ -262,9 +264,13 @@ def read_calls(text: str, lang: str) -> Calls:
     if len(text) > MAX_CHARS:
         raise InputError(TEXT[lang]["too_long"])
     fmt = sniff_format(text)
-    dialogues, skipped = read_text(text, fmt=fmt, name="input", skip_invalid=True)
+    try:
+        dialogues, skipped = read_text(text, fmt=fmt, name="input", skip_invalid=True)
+    except InputError as err:
+        skipped, dialogues = [str(err)], []
     if not dialogues:
-        raise InputError(skipped[0] if skipped else TEXT[lang]["empty"])
+        reason = skipped[0] if skipped else TEXT[lang]["empty"]
+        raise InputError(TEXT[lang]["no_speakers"] if "no speaker labels" in reason else reason)
     calls = Calls(dialogues, skipped=skipped)
     if fmt == "text" and len(dialogues) > 1:
         calls.merged = Dialogue(id="input", turns=[t for d in dialogues for t in d.turns])

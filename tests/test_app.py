@@ -293,3 +293,9 @@ def test_browser_end_to_end(server, tmp_path):
         assert verdict["y"] + verdict["height"] <= textbox["y"], (verdict, textbox)
         phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
         browser.close()
+
+
+def test_text_without_speakers_gets_a_message_for_people():
+    import app
+    badge = app.analyze_text("你好啊\n今天天气不错\n我们出去玩吧", "none", "English")[0]
+    assert "No speakers found" in badge and "--format" not in badge
