@@ -9,11 +9,11 @@ verdict combines the model's score and the LLM's reading, and the LLM cannot tur
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any, Callable, Optional
 
 from analyzer.chain.grounded import ADVICE, grounded_explanation, model_verdict
+from analyzer.chain.guard import injection_suspected
 from analyzer.chain.masking import Masker
 from analyzer.chain.prompts import explain_prompt, repair_message
 from analyzer.chain.schema import Explanation, LLMAnswer, Usage
@@ -22,18 +22,10 @@ from analyzer.decision import LEVEL_OF_VERDICT
 from analyzer.schema import Dialogue, Prediction
 from analyzer.taxonomy import TACTICS
 
-INJECTION = re.compile(r"忽略(之前|以上|前面|上面|所有)?的?(指令|指示|提示|规则)|ignore (all |the )?(previous|above|prior) "
-                       r"(instructions|prompts?)|system prompt|系统提示|判定为(安全|正常|非诈骗)|输出.{0,6}(安全|benign|safe)|"
-                       r"你(现在)?是一个?(AI|助手|模型)|新的指令|developer mode", re.I)
-
 
 # The LLM alone raises a call the model did not alert on to "scam" only when it is at least this sure of its verdict
 # (confidence is defined in the prompt as the probability that its own verdict is right); otherwise "uncertain".
 LLM_SURE = 0.7
-
-
-def injection_suspected(dialogue: Dialogue) -> bool:
-    return any(INJECTION.search(t.text) for t in dialogue.turns)
 
 
 def findings_text(prediction: Prediction) -> str:
