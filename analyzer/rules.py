@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from analyzer.taxonomy import TACTIC_IDS
+from analyzer.taxonomy import HARM_TACTICS, TACTIC_IDS
 
 LEXICON: dict[str, tuple[str, ...]] = {
     "impersonation": (r"我是.{0,8}(客服|专员|警官|民警|警察|检察|法院|经理|工作人员|领导|老板|王总|李总)",
@@ -40,11 +40,20 @@ COMPILED = {tactic: [re.compile(p) for p in patterns] for tactic, patterns in LE
 assert set(COMPILED) == set(TACTIC_IDS)
 
 
+# A scammer claiming the call is certified ("本通话已通过反诈中心认证") is not a genuine warning.
+CLAIMED_CERTIFICATION = re.compile(r"(已|通过|经过|经).{0,10}认证|官方认证|认证(通过|过)")
+
+
+def genuine_warning(text: str, matched: dict[str, float]) -> bool:
+    """A warning phrase from a genuine service: no certification claim and no request for a code or money."""
+    return bool(WARNING_PHRASES.search(text)) and not CLAIMED_CERTIFICATION.search(text) \
+        and not any(matched[t] for t in HARM_TACTICS)
+
+
 def tag_turn(text: str) -> dict[str, float]:
     """1.0 for each tactic whose lexicon matches, 0.0 otherwise; warnings from genuine services match nothing."""
-    if WARNING_PHRASES.search(text):
-        return {t: 0.0 for t in TACTIC_IDS}
-    return {t: float(any(p.search(text) for p in COMPILED[t])) for t in TACTIC_IDS}
+    matched = {t: float(any(p.search(text) for p in COMPILED[t])) for t in TACTIC_IDS}
+    return {t: 0.0 for t in TACTIC_IDS} if genuine_warning(text, matched) else matched
 
 
 @dataclass
@@ -57,6 +66,7 @@ def step(state: RuleState, text: str) -> tuple[dict[str, float], float]:
     """Tag one turn and return the dialogue's risk so far."""
     tactics = tag_turn(text)
     state.seen |= {t for t, p in tactics.items() if p > 0}
-    state.warnings += bool(WARNING_PHRASES.search(text))
+    state.warnings += not any(tactics.values()) and bool(WARNING_PHRASES.search(text)) \
+        and not CLAIMED_CERTIFICATION.search(text)
     score = sum(HARM_WEIGHTS[t] for t in state.seen) - 1.5 - 0.8 * state.warnings
     return tactics, 1.0 / (1.0 + math.exp(-score))
