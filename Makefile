@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(PY) -m pip install -q "llama-cpp-python>=0.3.36,<0.4" \
+		|| echo "llama-cpp-python could not be built: the local-engine test will be skipped"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
@@ -48,11 +51,18 @@ model: base
 card: setup
 	$(PY) -m analyzer release models/scam-tagger-zh --no-onnx
 
-# The benchmark reports: the frozen test split and both out-of-distribution test sets, model and baselines.
+# The benchmark reports: the frozen test split and both out-of-distribution test sets, the shipped model beside
+# two ablations of it (no lexical channel; the learned context risk alone as the verdict) and the baselines.
+ABLATIONS := --system no_lexical=runs/ablation-no-lexical --system context_verdict=runs/ablation-context-verdict
 eval: setup
-	$(PY) -m analyzer eval --data test -o eval/results/test
-	$(PY) -m analyzer eval --data ood/unseen_types --group-by scam_type -o eval/results/ood_unseen_types
-	$(PY) -m analyzer eval --data ood/wild --group-by register -o eval/results/ood_wild
+	$(PY) -m analyzer release models/scam-tagger-zh --copy-to runs/ablation-no-lexical --no-lexical --no-onnx --no-card
+	$(PY) -m analyzer release models/scam-tagger-zh --copy-to runs/ablation-context-verdict --verdict context --no-onnx --no-card
+	$(PY) -m analyzer eval --data test --system model=models/scam-tagger-zh@torch --system tfidf=tfidf --system keyword=rules \
+	  -o eval/results/test
+	for data in ood/unseen_types ood/wild; do \
+	  $(PY) -m analyzer eval --data $$data --tasks dialogue_detection,turn_tagging,early_warning --group-by scam_type \
+	    --system model=models/scam-tagger-zh@torch $(ABLATIONS) --system tfidf=tfidf --system keyword=rules \
+	    -o eval/results/$$(echo $$data | tr / _); done
 
 benchmark: setup
 	$(PY) benchmarks/speed.py

@@ -11,6 +11,26 @@ from analyzer.predict import Backend, DialogueScores, assemble, rounded
 from analyzer.schema import Dialogue, Prediction, Turn, TurnUpdate
 
 RULES = "rules"
+DEFAULT = "default"
+RUNTIMES = ("auto", "torch", "onnx")
+
+
+def auto_runtime(path: str | Path | None = None, device: str = "cpu") -> str:
+    """The runtime "auto" means for a model: ONNX when its folder has an export (made from its current weights) and
+    onnxruntime is installed and the device is the CPU, else torch when torch is installed, else ONNX (whose error
+    then says how to export)."""
+    from importlib.util import find_spec
+
+    from analyzer.model.onnx_runtime import ENCODER_FILES, ONNX_DIR, STEP_FILE, is_stale
+    from analyzer.paths import DEFAULT_MODEL_DIR
+
+    folder = Path(path) if path is not None else DEFAULT_MODEL_DIR
+    onnx_dir = folder / ONNX_DIR
+    exported = (onnx_dir / STEP_FILE).exists() and any((onnx_dir / f).exists() for f in ENCODER_FILES.values())
+    has_torch = find_spec("torch") is not None and find_spec("transformers") is not None
+    if exported and device == "cpu" and find_spec("onnxruntime") is not None and not (has_torch and is_stale(folder)):
+        return "onnx"
+    return "torch" if has_torch else "onnx"
 
 
 class LiveSession:
@@ -77,18 +97,35 @@ class Analyzer:
         return self.backend.decision.alert_threshold
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu", runtime: str = "torch") -> "Analyzer":
-        """`None` loads the shipped default model, `"rules"` the keyword baseline, else a model folder.
+    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu", runtime: str = "auto",
+                        precision: str = "auto", threads: int = 0) -> "Analyzer":
+        """`None` or "default" loads the shipped default model, `"rules"` the keyword baseline, else a model folder.
 
-        runtime "onnx" runs the folder's ONNX export (python -m analyzer.model.onnx_export) with onnxruntime.
+        runtime: "onnx" runs the folder's ONNX export (onnx/, written by the release step) with onnxruntime, numpy and
+        `tokenizers` only, no torch; `precision` picks its encoder ("int8", "fp32"; "auto": what the export chose).
+        "torch" runs the weights with torch and transformers (`pip install scam-analyzer[torch]`). "auto" (default):
+        ONNX when the folder has an export and onnxruntime is installed, else torch. `threads` caps onnxruntime's
+        threads (0: its default); torch's are set with torch.set_num_threads.
         """
+        from analyzer.model.errors import ModelLoadError
+
+        if path is not None and str(path) in ("", DEFAULT):
+            path = None
         if path is not None and str(path) == RULES:
             from analyzer.rules_backend import RulesBackend
             return cls(RulesBackend())
+        if runtime not in RUNTIMES:
+            raise ModelLoadError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+        if runtime == "auto":
+            runtime = auto_runtime(path, device)
         if runtime == "onnx":
-            from analyzer.model.onnx_export import OnnxBackend
-            return cls(OnnxBackend.from_pretrained(path))
-        from analyzer.model.inference import NeuralBackend
+            from analyzer.model.onnx_runtime import OnnxBackend
+            return cls(OnnxBackend.from_pretrained(path, precision=precision, threads=threads))
+        try:
+            from analyzer.model.inference import NeuralBackend
+        except ImportError as err:
+            raise ModelLoadError(f"the torch runtime needs `pip install 'scam-analyzer[torch]'` ({err.name} is not "
+                                 "installed); or use --runtime onnx with an exported model folder") from None
         return cls(NeuralBackend.from_pretrained(path, device=device))
 
     def analyze(self, dialogue: Dialogue | dict) -> Prediction:
@@ -158,11 +195,13 @@ class Analyzer:
         return RunnableGenerator(updates, name="scam-analyzer-live")
 
     def explainer(self, llm=None, **kwargs):
-        """The explanation chain for a backend spec ('none', 'openai:MODEL', ...) or a LangChain chat model."""
+        """The explanation chain for a backend spec ('none', 'local', 'openai:MODEL', ...) or a LangChain chat model;
+        its `chain` is the LangChain runnable {"dialogue", "prediction"} -> Explanation."""
         from analyzer.chain import make_explainer
         return make_explainer(llm, **kwargs)
 
-    def explain(self, dialogue: Dialogue | dict, llm=None, prediction: Optional[Prediction] = None):
-        """Analyze (unless a prediction is given) and explain step by step, citing turns."""
+    def explain(self, dialogue: Dialogue | dict, llm=None, prediction: Optional[Prediction] = None, **kwargs):
+        """Analyze (unless a prediction is given) and explain step by step, citing turns, through the chain."""
         dialogue = dialogue if isinstance(dialogue, Dialogue) else Dialogue.model_validate(dialogue)
-        return self.explainer(llm).explain(dialogue, prediction or self.analyze(dialogue))
+        return self.explainer(llm, **kwargs).invoke({"dialogue": dialogue,
+                                                    "prediction": prediction or self.analyze(dialogue)})

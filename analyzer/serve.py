@@ -459,13 +459,14 @@ def server_config(app, host: str = "127.0.0.1", port: int = 8000, *, keep_alive_
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, model: Optional[str] = None, api_key: Optional[str] = None,
-          max_body_bytes: int = 1_000_000, rate_limit: int = 600, *, max_turns: int = 500,
+          max_body_bytes: int = 1_000_000, rate_limit: int = 600, *, runtime: str = "auto", max_turns: int = 500,
           body_timeout: float = 10.0, keep_alive_timeout: float = 5.0, max_connections: int = 100,
           forwarded_allow_ips: Optional[str] = None) -> None:
     import uvicorn
 
     allowed = ("none",) + tuple(v for v in (os.environ.get("SCAM_ANALYZER_LLM"),) if v)
-    app = create_app(Analyzer.from_pretrained(model), api_key=api_key or os.environ.get("SCAM_ANALYZER_API_KEY"),
+    app = create_app(Analyzer.from_pretrained(model, runtime=runtime),
+                     api_key=api_key or os.environ.get("SCAM_ANALYZER_API_KEY"),
                      max_body_bytes=max_body_bytes, rate_limit=rate_limit, allowed_llms=allowed,
                      max_turns=max_turns, body_timeout=body_timeout, max_live_sessions=max_connections)
     config = server_config(app, host, port, keep_alive_timeout=keep_alive_timeout, max_connections=max_connections,

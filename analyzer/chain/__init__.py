@@ -1,4 +1,9 @@
-"""The explanation chain: grounded in the tagger's findings and the turns, private, injection-safe."""
+"""The explanation chain: grounded in the tagger's findings and the turns, private, injection-safe.
+
+`build_chain(llm)` (analyzer.chain.explainer) is the one LangChain runnable {"dialogue", "prediction"} -> Explanation
+that the CLI, the service, the web demo and `Analyzer.explain` run, through `make_explainer(...)` / `Explainer`.
+Backends: none (offline, grounded), local[:PATH.gguf] (llama.cpp), openai:MODEL, ollama:MODEL, hf:PATH.
+"""
 from __future__ import annotations
 
 from typing import Any

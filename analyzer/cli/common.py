@@ -7,23 +7,18 @@ import sys
 from analyzer.readers import FORMATS
 
 EXIT_USAGE = 2
-RUNTIMES = ("torch", "onnx")
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 class CommandError(Exception):
     """A failure to report in one line (bad input, missing model, bad option)."""
 
 
-def model_spec(model: str | None) -> str | None:
-    """The one place that maps the CLI's model option to Analyzer.from_pretrained's argument."""
-    return None if model in (None, "", "default") else model
-
-
-def load_analyzer(model: str | None, runtime: str = "torch"):
+def load_analyzer(model: str | None, runtime: str = "auto"):
     from analyzer.api import Analyzer
     from analyzer.model.errors import ModelLoadError
     try:
-        return Analyzer.from_pretrained(model_spec(model), runtime=runtime)
+        return Analyzer.from_pretrained(model, runtime=runtime)
     except ModelLoadError as err:
         raise CommandError(str(err)) from None
 
@@ -42,4 +37,6 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", help="model folder, 'default' (shipped) or 'rules' (keyword baseline)")
-    parser.add_argument("--runtime", default="torch", choices=RUNTIMES, help="inference runtime for a model folder")
+    parser.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                        help="inference runtime for a model folder: onnx (onnxruntime, no torch), torch, or auto "
+                             "(onnx when the folder has an ONNX export, else torch)")

@@ -14,7 +14,9 @@ def system_specs(args) -> list[str] | None:
     """--system NAME=SPEC (repeatable); --model and --baselines are shortcuts for the usual three."""
     if args.system:
         return args.system
-    specs = [] if args.model == "none" else [f"model={args.model}"]
+    runtime = getattr(args, "runtime", None)
+    suffix = f"@{runtime}" if runtime and args.model not in ("rules", "keyword", "tfidf") else ""
+    specs = [] if args.model == "none" else [f"model={args.model}{suffix}"]
     for name in (b for b in (args.baselines or "").split(",") if b):
         specs.append({"keyword": "keyword=rules", "tfidf": "tfidf=tfidf"}.get(name, f"{name}={name}"))
     return specs
@@ -52,11 +54,10 @@ def cmd_eval(args) -> int:
 def cmd_cross_corpus(args) -> int:
     from pathlib import Path
 
-    from analyzer.cli.common import model_spec
     from analyzer.evaluation.cross import run_cross_corpus
     from analyzer.writers import atomic_output, write_json
 
-    report = run_cross_corpus(model_spec(args.model), sample=args.sample or 2000, seed=args.seed)
+    report = run_cross_corpus(args.model, sample=args.sample or 2000, seed=args.seed)
     command = "python -m analyzer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     out = Path(args.output)
     write_json(out / "metrics.json", {**report, "command": command})
@@ -84,6 +85,8 @@ def register(sub) -> None:
                    help="repeatable; SPEC: a model folder (PATH@onnx for ONNX), default, rules, tfidf, "
                         "llm:openai:MODEL, llm:ollama:MODEL, llm:hf:PATH, or python:module:factory")
     p.add_argument("--model", default="default", help="shortcut: the model system's SPEC ('none' for no model)")
+    p.add_argument("--runtime", choices=("auto", "torch", "onnx"), default=None,
+                   help="runtime of the --model system (the same as SPEC@RUNTIME); default: auto")
     p.add_argument("--baselines", default="keyword,tfidf", help="shortcut: comma-separated keyword, tfidf")
     p.add_argument("--tasks", default="", help="comma-separated task names or YAML paths (default: all)")
     p.add_argument("--include-path", action="append", default=[], help="a folder of more task YAMLs (repeatable)")

@@ -7,7 +7,7 @@ from analyzer.cli.common import CommandError, add_input_options, load_analyzer
 
 
 def render(explanation) -> str:
-    """A readable Chinese rendering of an Explanation."""
+    """A readable Chinese rendering of an Explanation (its source, status and, for an LLM, latency and tokens)."""
     verdicts = {"scam": "诈骗", "benign": "正常", "uncertain": "存疑"}
     lines = [f"【{explanation.id}】结论：{verdicts[explanation.verdict]}（风险 {explanation.risk_level}）"]
     if explanation.model_probability is not None:
@@ -16,6 +16,10 @@ def render(explanation) -> str:
     who = "LLM" if explanation.written_by_llm else "模型结果（非 LLM 生成）"
     lines.append(f"解释来源：{explanation.backend}，{who}，状态 {explanation.status}"
                  + (f"（{explanation.status_detail}）" if explanation.status_detail else ""))
+    usage = explanation.usage
+    if usage.attempts:
+        lines.append(f"LLM 用时 {usage.latency_ms / 1000:.1f} 秒，输入 {usage.input_tokens} / 输出 {usage.output_tokens} "
+                     f"tokens，调用 {usage.attempts} 次")
     for k, step in enumerate(explanation.steps, 1):
         lines.append(f"{k}. 第{'、'.join(str(t + 1) for t in step.turns)}轮 [{step.tactic}] “{step.quote}” —— {step.reasoning}")
     if explanation.override_reason:
@@ -47,7 +51,7 @@ def cmd_explain(args) -> int:
     results = []
     for dialogue in dialogues:
         explanation = explainer.explain(dialogue, analyzer.analyze(dialogue))
-        if args.stream and explanation.written_by_llm:
+        if args.stream and explanation.usage.attempts:  # tokens were streamed (also before a fallback)
             sys.stderr.write("\n")
         print(render(explanation))
         print()
@@ -61,10 +65,12 @@ def cmd_explain(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("explain", help="explain step by step, citing turns, which tactics appear and why")
     add_input_options(p)
-    p.add_argument("--llm", default=None, help="none (default, offline), openai:MODEL, ollama:MODEL or hf:PATH; "
+    p.add_argument("--llm", default=None, help="none (default, offline), local (llama.cpp: the small packaged GGUF "
+                                               "model) or local:PATH.gguf, openai:MODEL, ollama:MODEL or hf:PATH; "
                                                "or set $SCAM_ANALYZER_LLM")
     p.add_argument("--model", default="default", help="tagger model folder, 'default' or 'rules'")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM call")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds per LLM call (local: the generation's deadline)")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="do not stream LLM tokens to stderr")
     p.add_argument("-o", "--output", help="write the explanation(s) as JSON")
     p.set_defaults(handler=cmd_explain)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from analyzer.cli.common import RUNTIMES, CommandError, model_spec
+from analyzer.cli.common import RUNTIMES, CommandError
 
 
 def cmd_ray(args) -> int:
@@ -11,7 +11,7 @@ def cmd_ray(args) -> int:
         from analyzer.distributed import run
     except ImportError as err:
         raise CommandError(f"the Ray job needs `pip install scam-analyzer[ray]` ({err.name} is missing)") from None
-    count = run(args.inputs, args.output, model_spec(args.model), args.batch_size, args.concurrency, args.runtime)
+    count = run(args.inputs, args.output, args.model, args.batch_size, args.concurrency, args.runtime)
     print(f"wrote {count} predictions to {args.output}", file=sys.stderr)
     return 0
 

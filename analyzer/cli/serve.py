@@ -3,7 +3,8 @@ from __future__ import annotations
 
 
 def cmd_serve(args) -> int:
-    from analyzer.cli.common import CommandError, model_spec
+    from analyzer.cli.common import CommandError
+    from analyzer.model.errors import ModelLoadError
     try:
         from analyzer.serve import serve
     except ImportError as err:
@@ -14,10 +15,13 @@ def cmd_serve(args) -> int:
     for name in ("body_timeout", "keep_alive_timeout"):
         if getattr(args, name) <= 0:
             raise CommandError(f"--{name.replace('_', '-')} must be over 0 seconds")
-    serve(host=args.host, port=args.port, model=model_spec(args.model),
-          api_key=args.api_key, max_body_bytes=args.max_body, rate_limit=args.rate_limit,
-          max_turns=args.max_turns, body_timeout=args.body_timeout, keep_alive_timeout=args.keep_alive_timeout,
-          max_connections=args.max_connections, forwarded_allow_ips=args.forwarded_allow_ips)
+    try:
+        serve(host=args.host, port=args.port, model=args.model, runtime=args.runtime,
+              api_key=args.api_key, max_body_bytes=args.max_body, rate_limit=args.rate_limit,
+              max_turns=args.max_turns, body_timeout=args.body_timeout, keep_alive_timeout=args.keep_alive_timeout,
+              max_connections=args.max_connections, forwarded_allow_ips=args.forwarded_allow_ips)
+    except ModelLoadError as err:
+        raise CommandError(str(err)) from None
     return 0
 
 
@@ -29,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", default="default")
+    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
+                   help="inference runtime: onnx (onnxruntime, no torch), torch, or auto (onnx when exported)")
     p.add_argument("--api-key", default=None,
                    help="require this key in the X-API-Key or Authorization: Bearer header (not accepted in the "
                         "query string); default $SCAM_ANALYZER_API_KEY")

@@ -16,9 +16,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from analyzer.release import release
-    release(args.folder, onnx=not args.no_onnx, card=not args.no_card, verdict=args.verdict)
-    print(f"released {args.folder}")
+    from analyzer.release import ablation_copy, release
+    folder = args.folder
+    if args.copy_to:  # an ablation: release a copy, never the folder itself
+        folder = ablation_copy(args.folder, args.copy_to, lexical=not args.no_lexical)
+    release(folder, onnx=not args.no_onnx, card=not args.no_card, verdict=args.verdict)
+    print(f"released {folder}")
     return 0
 
 
@@ -36,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("folder")
     p.add_argument("--no-onnx", action="store_true")
     p.add_argument("--no-card", action="store_true")
+    p.add_argument("--copy-to", help="release a copy in this folder (for ablations) instead of FOLDER itself")
+    p.add_argument("--no-lexical", action="store_true", help="with --copy-to: drop the lexical channel")
     p.add_argument("--verdict", choices=("context", "tactics", "tactics+context"),
                    help="force a verdict option (default: the one grouped cross-validation picks)")
     p.set_defaults(handler=cmd_release)

@@ -35,6 +35,11 @@ OOD_NAMES = ("ood/unseen_types", "ood/wild")
 NAMED_DATA = SPLITS + ("silver",) + OOD_NAMES
 
 
+def gold_tactics(dialogue: dict) -> list[list[str]]:
+    """The gold tactics of each turn of a dialogue dict (an unlabelled turn has none)."""
+    return [t.get("tactics") or [] for t in dialogue["turns"]]
+
+
 def load_split(split: str) -> list[dict]:
     """A gold split ('train', 'dev', 'test'), 'silver', or a frozen OOD set ('ood/unseen_types', 'ood/wild'), as
     plain dicts in the transcript format. An OOD set is checked against its sha256 lock first."""
@@ -74,8 +79,8 @@ def load_corpus(part: str = "gold"):
 
     def rows(dialogues):
         return [{"id": d["id"], "label": d.get("label"), "scam_type": d.get("scam_type"), "source": d.get("source"),
-                 "turns": [{"speaker": t["speaker"], "text": t["text"], "tactics": t.get("tactics") or []}
-                           for t in d["turns"]],
+                 "turns": [{"speaker": t["speaker"], "text": t["text"], "tactics": tactics}
+                           for t, tactics in zip(d["turns"], gold_tactics(d))],
                  "meta": json.dumps(d.get("meta") or {}, ensure_ascii=False)} for d in dialogues]
 
     if part == "gold":

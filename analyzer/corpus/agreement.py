@@ -1,6 +1,8 @@
 """Inter-annotator agreement: Cohen's kappa per tactic over turns, and exact turn-level agreement."""
 from __future__ import annotations
 
+from analyzer.corpus import gold_tactics
+
 from analyzer.taxonomy import TACTIC_IDS
 
 
@@ -47,7 +49,7 @@ def _load_pairs():
     for part in ("a", "b"):
         first.update({r["id"]: r["tactics"] for r in rows(raw / "teleantifraud" / f"tactics_{part}.jsonl")})
     for path in sorted((raw / "written").glob("*.jsonl")):
-        first.update({r["id"]: [t.get("tactics") or [] for t in r["turns"]] for r in rows(path)})
+        first.update({r["id"]: gold_tactics(r) for r in rows(path)})
     for name in ("taf_second_tactics.jsonl", "written_second_tactics.jsonl"):
         second.update({r["id"]: r["tactics"] for r in rows(raw / "agreement" / name)})
     adjudicated = {}

@@ -17,7 +17,7 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from analyzer.corpus import GOLD_DIR, SILVER_FILE, SPLITS, split_path
+from analyzer.corpus import GOLD_DIR, SILVER_FILE, SPLITS, gold_tactics, split_path
 from analyzer.corpus.dedup import clusters, dialogue_text, distinct_ngram_share, similar_pairs
 from analyzer.paths import DATASETS_DIR, REPO_DIR
 from analyzer.readers import iter_records
@@ -136,7 +136,7 @@ def apply_written_adjudication(dialogues: list[dict]) -> None:
         fixes[fix["id"]].append(fix)
     for d in dialogues:
         if d["id"] in fixes:
-            tactics = _apply([t.get("tactics") or [] for t in d["turns"]], fixes[d["id"]])
+            tactics = _apply(gold_tactics(d), fixes[d["id"]])
             for turn, tac in zip(d["turns"], tactics):
                 turn["tactics"] = tac
 

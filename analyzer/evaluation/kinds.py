@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from analyzer import metrics as M
+from analyzer.corpus import gold_tactics
 
 DIALOGUE_METRICS = ("precision", "recall", "f1", "accuracy", "fpr", "fpr_lookalike", "non_fraud_recall",
                     "balanced_accuracy", "predicted_fraud_ratio", "auroc", "auprc", "brier", "ece",
@@ -19,7 +20,14 @@ DIALOGUE_METRICS = ("precision", "recall", "f1", "accuracy", "fpr", "fpr_lookali
 TURN_METRICS = ("micro_f1", "macro_f1", "micro_precision", "micro_recall", "per_tactic")
 EARLY_METRICS = ("alert_before_harm_rate", "median_turns_to_alert", "within_three_turns_rate", "alerted_rate",
                  "erde5", "erde50", "latency_weighted_f1", "benign_alert_rate")
-EXPLANATION_METRICS = ("cited_turn_validity", "verbatim_quote_rate", "step_tactic_precision", "step_tactic_recall")
+EXPLANATION_METRICS = ("cited_turn_validity", "verbatim_quote_rate", "step_tactic_precision", "step_tactic_recall",
+                       "added_step_precision", "validity_rate", "first_answer_validity_rate", "fallback_rate",
+                       "latency_ms_mean", "latency_ms_p50", "latency_ms_p95", "input_tokens_mean", "output_tokens_mean",
+                       "verdict_consistency", "llm_verdict_consistency")
+
+
+class TaskError(ValueError):
+    """A task that cannot be loaded or run; the message names the file or task."""
 
 
 @dataclass
@@ -75,7 +83,6 @@ def _labelled(gold, preds, need: str):
     """(dialogue, prediction) pairs with a gold label and a prediction; an error when the data has no labels at all
     (failed predictions only leave the metrics empty, n/a)."""
     if need and not any(d.get("label") for d in gold):
-        from analyzer.evaluation.tasks import TaskError
         raise TaskError(need)
     return [(d, p) for d, p in zip(gold, preds) if p is not None and d.get("label")]
 
@@ -95,6 +102,23 @@ def _scam_type_accuracy(rows) -> Optional[float]:
     return float(np.mean(hits)) if hits else None
 
 
+def _counting_metric(name: str, y: np.ndarray, decided: np.ndarray) -> Optional[float]:
+    """The count-based dialogue metrics, computed directly (the bootstrap calls this thousands of times)."""
+    tp, fp = int((decided & (y == 1)).sum()), int((decided & (y == 0)).sum())
+    fn, tn = int((~decided & (y == 1)).sum()), int((~decided & (y == 0)).sum())
+    ratio = {"recall": (tp, tp + fn), "precision": (tp, tp + fp), "f1": (2 * tp, 2 * tp + fp + fn),
+             "fpr": (fp, fp + tn), "accuracy": (tp + tn, len(y))}[name]
+    return ratio[0] / ratio[1] if ratio[1] else None
+
+
+def dialogue_statistic(name: str, rows: list, idx: np.ndarray) -> Optional[float]:
+    """One dialogue metric over the rows `idx` (fast for the counting metrics)."""
+    y, prob, look, decided = _dialogue_arrays([rows[i] for i in idx])
+    if name in ("recall", "precision", "f1", "fpr", "accuracy"):
+        return _counting_metric(name, y, decided.astype(bool))
+    return _dialogue_scores([rows[i] for i in idx]).get(name)
+
+
 def _dialogue_scores(rows) -> dict:
     y, prob, look, decided = _dialogue_arrays(rows)
     out = M.dialogue_metrics(y, prob, lookalike=look, decisions=decided)
@@ -108,7 +132,7 @@ def dialogue_task(task, gold, preds, ctx: Context) -> dict:
     result = _dialogue_scores(rows)
     y, prob, _, _ = _dialogue_arrays(rows)
     result["reliability"] = M.reliability(y, prob)
-    result["ci95"] = {name: bootstrap_ci(len(rows), lambda idx, name=name: _dialogue_scores([rows[i] for i in idx]).get(name),
+    result["ci95"] = {name: bootstrap_ci(len(rows), lambda idx, name=name: dialogue_statistic(name, rows, idx),
                                          task.bootstrap, ctx.seed) for name in task.headline}
     if ctx.group_by:
         result["groups"] = {}
@@ -117,7 +141,7 @@ def dialogue_task(task, gold, preds, ctx: Context) -> dict:
             scores = _dialogue_scores(sub)
             result["groups"][value] = {
                 "n": len(sub), "recall": scores["recall"], "fpr": scores["fpr"], "f1": scores["f1"],
-                "ci95": {k: bootstrap_ci(len(sub), lambda idx, k=k, sub=sub: _dialogue_scores([sub[i] for i in idx]).get(k),
+                "ci95": {k: bootstrap_ci(len(sub), lambda idx, k=k, sub=sub: dialogue_statistic(k, sub, idx),
                                          min(task.bootstrap, 500), ctx.seed) for k in ("recall", "fpr")}}
     return result
 
@@ -126,9 +150,8 @@ def dialogue_task(task, gold, preds, ctx: Context) -> dict:
 def turn_task(task, gold, preds, ctx: Context) -> dict:
     pairs = [(d, p) for d, p in zip(gold, preds) if p is not None and any(t.get("tactics") is not None for t in d["turns"])]
     if not pairs:
-        from analyzer.evaluation.tasks import TaskError
         raise TaskError(f"task {task.task}: the data has no gold turn tactics")
-    per_dialogue = [([t.get("tactics") or [] for t in d["turns"]], [t.predicted for t in p.turns]) for d, p in pairs]
+    per_dialogue = [(gold_tactics(d), [t.predicted for t in p.turns]) for d, p in pairs]
 
     def scores(idx):
         return M.turn_metrics([g for i in idx for g in per_dialogue[i][0]], [q for i in idx for q in per_dialogue[i][1]])
@@ -140,7 +163,7 @@ def turn_task(task, gold, preds, ctx: Context) -> dict:
 
 def _early_scores(rows) -> dict:
     scams = [(d, p) for d, p in rows if d["label"] == "scam"]
-    out = M.early_warning([p.alert_turn for _, p in scams], [[t.get("tactics") or [] for t in d["turns"]] for d, _ in scams])
+    out = M.early_warning([p.alert_turn for _, p in scams], [gold_tactics(d) for d, _ in scams])
     alerts, labels = [p.alert_turn for _, p in rows], [int(d["label"] == "scam") for d, _ in rows]
     out["erde5"], out["erde50"] = M.erde(alerts, labels, 5), M.erde(alerts, labels, 50)
     out["latency_weighted_f1"] = M.latency_weighted_f1(alerts, labels)
@@ -180,5 +203,7 @@ def robustness_task(task, gold, preds, ctx: Context) -> dict:
 
 @register("explanation", EXPLANATION_METRICS)
 def explanation_task(task, gold, preds, ctx: Context) -> dict:
+    """Explanations of the backend named by $SCAM_ANALYZER_LLM (default none): grounding against the gold tactics,
+    and for an LLM validity, fallbacks, latency, tokens; repeat-run verdict consistency (see analyzer.chain.evaluate)."""
     from analyzer.chain.evaluate import explanation_metrics
-    return explanation_metrics(gold, preds)
+    return explanation_metrics(gold, preds, seed=ctx.seed)

@@ -42,10 +42,10 @@ def load_system(name: str, spec: str, seed: int = 0) -> Analyzer:
             _, module, factory = spec.split(":", 2)
             made = getattr(importlib.import_module(module), factory)()
             return made if isinstance(made, Analyzer) else Analyzer(made)
-        runtime = "torch"
-        if spec.endswith(("@onnx", "@torch")):
+        runtime = "auto"
+        if spec.endswith(("@onnx", "@torch", "@auto")):
             spec, runtime = spec.rsplit("@", 1)
-        return Analyzer.from_pretrained(None if spec == "default" else spec, runtime=runtime)
+        return Analyzer.from_pretrained(spec, runtime=runtime)
     except SystemSpecError:
         raise
     except Exception as err:  # a spec that cannot load: one line naming it

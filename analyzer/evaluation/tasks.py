@@ -10,15 +10,12 @@ from pathlib import Path
 
 import yaml
 
-from analyzer.paths import REPO_DIR
+from analyzer.evaluation.kinds import KINDS, TaskError
+from analyzer.paths import EVAL_TASKS_DIR
 
-TASK_DIR = REPO_DIR / "eval" / "tasks"
+TASK_DIR = EVAL_TASKS_DIR  # the checkout's eval/tasks, or the copy an installed wheel carries
 BUILTIN_PREFIX = {"dialogue_detection": "dialogue", "turn_tagging": "turn", "early_warning": "early",
                   "explanation_faithfulness": "explanation"}
-
-
-class TaskError(ValueError):
-    """A task that cannot be loaded or run; the message names the file or task."""
 
 
 @dataclass
@@ -44,8 +41,6 @@ class Task:
 
 
 def load_task_file(path: Path) -> Task:
-    from analyzer.evaluation.kinds import KINDS
-
     raw = path.read_bytes()
     try:
         spec = yaml.safe_load(raw)

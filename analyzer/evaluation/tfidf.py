@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 
+from analyzer.corpus import gold_tactics
 from analyzer.decision import Decision
 from analyzer.normalize import normalize_text
 from analyzer.predict import DialogueScores
@@ -59,7 +60,7 @@ class TfidfBackend:
             from analyzer.training.verdict import fit_alert_threshold
             scores = self.score_many([Dialogue.model_validate(d) for d in dev])
             self.decision.tactic_thresholds = fit_tactic_thresholds(
-                [t.get("tactics") or [] for d in dev for t in d["turns"]], [p for s in scores for p in s.tactics])
+                [g for d in dev for g in gold_tactics(d)], [p for s in scores for p in s.tactics])
             self.decision.alert_threshold = fit_alert_threshold(self.decision, dev, scores)
         return self
 

@@ -1,6 +1,7 @@
 """The tactic tagger: a BERT turn encoder under a causal GRU over the call.
 
-Each turn ("speaker：text") is encoded on its own (mean-pooled, at most `max_turn_tokens`); a one-layer GRU reads the
+Each turn (its normalised text, no speaker name) is encoded on its own (mean- and max-pooled, at most
+`max_turn_tokens`); a one-layer GRU reads the
 turn vectors in order, so a turn's tactics and the running scam risk see every earlier turn and never a later one.
 Live mode therefore costs one short encoder pass and one GRU step per new turn, whatever the call's length.
 Registered with transformers' Auto classes as model_type "scam-dialogue-tagger".

@@ -42,12 +42,36 @@ def recalibrate(folder: str | Path, verdict: str | None = None) -> dict:
     return report
 
 
+def ablation_copy(folder: str | Path, out: str | Path, lexical: bool = True) -> Path:
+    """A copy of a model folder for an ablation; without `lexical`, the lexical channel is removed (its weight set to
+    0 through the config's own writer)."""
+    import shutil
+
+    from transformers import AutoConfig
+
+    import analyzer.model.modeling  # noqa: F401  (registers the config class)
+
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(folder, out, ignore=shutil.ignore_patterns("onnx", "README.md", "eval_results.json"))
+    if not lexical:
+        for name in ("lexical.safetensors", "lexical_vocab.json"):
+            (out / name).unlink(missing_ok=True)
+        config = AutoConfig.from_pretrained(out)
+        config.lexical_weight = 0.0
+        config.save_pretrained(out)
+    return out
+
+
 def release(folder: str | Path, onnx: bool = True, card: bool = True, verdict: str | None = None) -> None:
     """verdict: force a verdict option (analyzer.training.verdict.OPTIONS) instead of the cross-validated choice."""
     recalibrate(folder, verdict)
-    if onnx:
+    if onnx:  # onnx/encoder.onnx, encoder.int8.onnx (dynamic int8), step.onnx: the torch-free default runtime
         from analyzer.model.onnx_export import export
         export(folder)
+    from analyzer.model.hub import write_hub_files
+    write_hub_files(folder)  # modeling_scam_tagger.py + auto_map: AutoModel.from_pretrained(..., trust_remote_code=True)
     if card:
         from analyzer.release.card import write_card
         write_card(Path(folder))

@@ -27,7 +27,7 @@ CI = {"dialogue.recall": ("dialogue_detection", "recall"), "dialogue.f1": ("dial
 
 def evaluate(model_dir: Path) -> dict:
     """{data: {system: result}} for the model and the char TF-IDF on the OOD sets and the gold test split."""
-    systems = [f"model={model_dir}", "tfidf=tfidf"]
+    systems = [f"model={model_dir}@torch", "tfidf=tfidf"]  # the reference runtime; ONNX parity is tested
     out = {}
     for data in OOD:
         out[data] = run(data=data, systems=systems, task_names=TASKS)["systems"]
@@ -93,6 +93,27 @@ def shortfalls(results: dict) -> list[str]:
     return missed
 
 
+def saved_results(model_dir: Path) -> dict:
+    """The figures a previous card run saved (eval_results.json), in the shape write_card reads."""
+    saved = json.loads((Path(model_dir) / "eval_results.json").read_text())
+    return {data: {name: {"keys": r["keys"], **{task: {"ci95": ci} for task, ci in r["ci95"].items()}}
+                   for name, r in systems.items()} for data, systems in saved.items()}
+
+
+def variants_table(reports: dict[str, Path]) -> list[str]:
+    """Every system of the committed OOD benchmark reports (model variants and baselines), side by side."""
+    keys = ("dialogue.recall", "dialogue.fpr_lookalike", "dialogue.auroc", "turn.micro_f1", "turn.macro_f1",
+            "early.alert_before_harm_rate", "dialogue.ece")
+    lines = ["| data | system | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for data, path in reports.items():
+        if not path.exists():
+            continue
+        report = json.loads(path.read_text())
+        for name, r in report["systems"].items():
+            lines.append(f"| {data} | {name} | " + " | ".join(_f(r["keys"].get(k)) for k in keys) + " |")
+    return lines if len(lines) > 2 else []
+
+
 def write_card(model_dir: Path, results: dict | None = None, notes: str = "") -> dict:
     model_dir = Path(model_dir)
     meta = json.loads((model_dir / "training_args.json").read_text())
@@ -148,6 +169,14 @@ def write_card(model_dir: Path, results: dict | None = None, notes: str = "") ->
               + "; ".join(f"{name}: AUROC {v.get('auroc')}, recall at 3% false alarms {v.get('recall_at_3pct_fpr')}"
                           for name, v in (verdict.get("options") or {}).items())
               + f". Chosen: {verdict.get('chosen')}; alert threshold {decision.get('alert_threshold')}.", ""]
+    from analyzer.paths import REPO_DIR
+    variants = variants_table({d: REPO_DIR / "eval" / "results" / d.replace("/", "_") / "metrics.json" for d in OOD})
+    if variants:
+        lines += ["## Variants and baselines on the OOD sets", "",
+                  "From the committed benchmark reports (eval/results/ood_*; `make eval`): `no_lexical` is this model "
+                  "without its lexical channel (thresholds and verdict refitted on the selection set), "
+                  "`context_verdict` is this model with the learned context risk alone as the verdict (the old "
+                  "design), `tfidf` the char n-gram baseline, `keyword` the phrase lexicon.", ""] + variants + [""]
     missed = shortfalls(results)
     lines += ["## What is still short", ""]
     lines += [f"- {m}" for m in missed] or ["- nothing: every target above is met."]

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import log_loss, precision_recall_curve
 
+from analyzer.corpus import gold_tactics
 from analyzer.decision import Decision, run_verdict
 from analyzer.metrics import early_warning, turn_metrics
 from analyzer.predict import DialogueScores
@@ -69,7 +70,7 @@ def calibrate(selection: list[dict], scores: list[DialogueScores], verdict: str 
     labels = [int(d["label"] == "scam") for d in selection]
     temperature = fit_temperature([max(s.risks) for s in scores], labels)
     scaled = [replace(s, risks=rescale(s.risks, temperature)) for s in scores]
-    gold_turns = [t.get("tactics") or [] for d in selection for t in d["turns"]]
+    gold_turns = [g for d in selection for g in gold_tactics(d)]
     prob_turns = [p for s in scaled for p in s.tactics]
     decision = Decision(tactic_thresholds=fit_tactic_thresholds(gold_turns, prob_turns))
     decision, verdict_report = fit_verdict(decision, selection, scaled, option=verdict)
@@ -78,6 +79,5 @@ def calibrate(selection: list[dict], scores: list[DialogueScores], verdict: str 
     report = {"temperature": temperature, "verdict": verdict_report,
               "selection_turns": {k: v for k, v in turn_metrics(gold_turns, [decision.predicted(p) for p in prob_turns]).items()
                                   if k != "per_tactic"},
-              "selection_early": early_warning(alerts, [[t.get("tactics") or [] for t in selection[i]["turns"]]
-                                                        for i in scam_idx])}
+              "selection_early": early_warning(alerts, [gold_tactics(selection[i]) for i in scam_idx])}
     return decision, temperature, report

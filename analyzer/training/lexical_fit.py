@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from analyzer.corpus import gold_tactics
 from analyzer.model.lexical import NGRAM_RANGE, LexicalTactics, mix
 from analyzer.training.calibration import selection_score, score_dialogues
 
@@ -41,8 +42,8 @@ def turn_texts_and_labels(dialogues: list[dict]) -> tuple[list[str], list[list[s
     """Normalised turn texts (as the runtime sees them) and their gold tactics."""
     from analyzer.normalize import normalize_text
 
-    turns = [t for d in dialogues for t in d["turns"]]
-    return [normalize_text(t["text"]) for t in turns], [t.get("tactics") or [] for t in turns]
+    texts = [normalize_text(t["text"]) for d in dialogues for t in d["turns"]]
+    return texts, [g for d in dialogues for g in gold_tactics(d)]
 
 
 def attach(backend, train: list[dict], dev: list[dict], seed: int = 0) -> dict:

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
+from transformers import set_seed
 
 from analyzer import __version__
 from analyzer.corpus import load_split
@@ -27,12 +27,6 @@ from analyzer.training.args import TrainArgs
 from analyzer.training.calibration import calibrate, score_dialogues, selection_score
 from analyzer.training.lexical_fit import attach, turn_texts_and_labels
 from analyzer.taxonomy import SCAM_TYPES, TACTIC_IDS
-
-
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def load_base(name: str, layers: int):
@@ -160,7 +154,7 @@ def train(args: TrainArgs) -> Path:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    set_seed(args.seed)
+    set_seed(args.seed)  # transformers: python, numpy and torch
     rng = random.Random(args.seed)
     train_all, dev = load_split("train"), load_split("dev")
     if args.limit:
