@@ -95,11 +95,15 @@ def markdown(report: dict, command: str) -> str:
                 for v in rb["perturbations"].values()])
         lines += _table(["system", "clean"] + perts, rows) + [""]
     for task in _tasks_of_kind(report, "explanation"):
-        rows = [[name, str(r[task].get("backend")), str(r[task].get("steps"))]
-                + [_fmt(r[task].get(k)) for k in ("cited_turn_validity", "verbatim_quote_rate", "step_tactic_precision",
-                                                  "step_tactic_recall")] for name, r in systems.items() if task in r]
-        lines += [f"## {task}", ""] + _table(["system", "backend", "steps", "cited-turn validity", "verbatim quotes",
-                                               "step tactic precision", "step tactic recall"], rows) + [""]
+        keys = ("cited_turn_validity", "verbatim_quote_rate", "step_tactic_precision", "step_tactic_recall",
+                "validity_rate", "fallback_rate", "latency_ms_p50", "latency_ms_p95", "input_tokens_mean",
+                "output_tokens_mean", "verdict_consistency")
+        rows = [[name, str(r[task].get("backend")), str(r[task].get("steps"))] + [_fmt(r[task].get(k)) for k in keys]
+                for name, r in systems.items() if task in r]
+        lines += [f"## {task} (per explanation backend)", ""] + _table(
+            ["system", "backend", "steps", "cited-turn validity", "verbatim quotes", "step tactic precision",
+             "step tactic recall", "LLM answer valid", "fallback rate", "latency p50 ms", "latency p95 ms",
+             "input tokens", "output tokens", "same verdict 5 of 5"], rows) + [""]
     lines += ["Plots: reliability.png (with bin counts), robustness.png (clean reference dashed), alerts_by_turn.png.", ""]
     return "\n".join(lines)
 
