@@ -319,6 +319,8 @@ def shipped_split():
 
 @pytest.mark.slow
 def test_shipped_model_fp32_parity(shipped_split):
+    if not (SHIPPED / "onnx" / "encoder.onnx").exists():
+        pytest.skip("the fp32 encoder is not committed (only the int8 one ships); `python -m analyzer release` writes it")
     dialogues, reference = shipped_split
     got = Analyzer.from_pretrained(SHIPPED, runtime="onnx", precision="fp32").analyze_many(dialogues)
     agree = _agreement(reference, got)
