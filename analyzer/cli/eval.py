@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from analyzer.cli.common import CommandError
+from analyzer.cli.common import RUNTIMES, CommandError
 
 HEADLINE_KEYS = ("dialogue.f1", "dialogue.recall", "dialogue.fpr_lookalike", "turn.micro_f1", "turn.macro_f1",
                  "early.alert_before_harm_rate")
@@ -85,7 +85,7 @@ def register(sub) -> None:
                    help="repeatable; SPEC: a model folder (PATH@onnx for ONNX), default, rules, tfidf, "
                         "llm:openai:MODEL, llm:ollama:MODEL, llm:hf:PATH, or python:module:factory")
     p.add_argument("--model", default="default", help="shortcut: the model system's SPEC ('none' for no model)")
-    p.add_argument("--runtime", choices=("auto", "torch", "onnx"), default=None,
+    p.add_argument("--runtime", choices=RUNTIMES, default=None,
                    help="runtime of the --model system (the same as SPEC@RUNTIME); default: auto")
     p.add_argument("--baselines", default="keyword,tfidf", help="shortcut: comma-separated keyword, tfidf")
     p.add_argument("--tasks", default="", help="comma-separated task names or YAML paths (default: all)")

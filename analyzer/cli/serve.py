@@ -1,9 +1,10 @@
 """The `serve` subcommand (FastAPI is imported only when it runs)."""
 from __future__ import annotations
 
+from analyzer.cli.common import RUNTIMES, CommandError
+
 
 def cmd_serve(args) -> int:
-    from analyzer.cli.common import CommandError
     from analyzer.model.errors import ModelLoadError
     try:
         from analyzer.serve import serve
@@ -33,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", default="default")
-    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
+    p.add_argument("--runtime", default="auto", choices=RUNTIMES,
                    help="inference runtime: onnx (onnxruntime, no torch), torch, or auto (onnx when exported)")
     p.add_argument("--api-key", default=None,
                    help="require this key in the X-API-Key or Authorization: Bearer header (not accepted in the "
