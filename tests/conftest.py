@@ -48,3 +48,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def add_lexical_channel():
+    """Fits a small lexical tactic channel into a model folder and mixes it in at weight 0.4 (needs scikit-learn)."""
+    def add(folder):
+        from analyzer.taxonomy import TACTIC_IDS
+        from analyzer.training.lexical_fit import fit_lexical
+        texts = ["您好，我是京东金融的客服", "请下载会议软件共享屏幕", "打开会议软件，共享一下屏幕", "您好我是客服小王", "嗯，什么事"]
+        labels = [["impersonation"], ["guided_operation"], ["guided_operation"], ["impersonation"], []]
+        fit_lexical(texts, labels, TACTIC_IDS).save(folder)
+        config = json.loads((folder / "config.json").read_text())
+        config["lexical_weight"] = 0.4
+        (folder / "config.json").write_text(json.dumps(config))
+        return folder
+    return add

@@ -33,21 +33,13 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_lexical(tiny, tmp_path_factory):
+def tiny_lexical(tiny, tmp_path_factory, add_lexical_channel):
     """The tiny tagger with a lexical tactic channel mixed in at weight 0.4."""
     import shutil
     pytest.importorskip("sklearn")
-    from analyzer.taxonomy import TACTIC_IDS
-    from analyzer.training.lexical_fit import fit_lexical
     folder = tmp_path_factory.mktemp("tiny_lexical") / "model"
     shutil.copytree(tiny, folder)
-    texts = ["您好，我是京东金融的客服", "请下载会议软件共享屏幕", "打开会议软件，共享一下屏幕", "您好我是客服小王", "嗯，什么事"]
-    labels = [["impersonation"], ["guided_operation"], ["guided_operation"], ["impersonation"], []]
-    fit_lexical(texts, labels, TACTIC_IDS).save(folder)
-    config = json.loads((folder / "config.json").read_text())
-    config["lexical_weight"] = 0.4
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
+    return add_lexical_channel(folder)
 
 
 def test_lexical_channel_is_mixed_in(tiny, tiny_lexical):

@@ -49,19 +49,12 @@ def _tiny_folder(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, add_lexical_channel):
     """A tiny random tagger with a lexical channel (weight 0.4), exported to ONNX (fp32 and int8)."""
     from analyzer.model.onnx_export import export
     folder = _tiny_folder(tmp_path_factory.mktemp("onnx") / "tiny")
     try:
-        from analyzer.taxonomy import TACTIC_IDS
-        from analyzer.training.lexical_fit import fit_lexical
-        texts = ["您好，我是京东金融的客服", "请下载会议软件共享屏幕", "打开会议软件，共享一下屏幕", "您好我是客服小王", "嗯，什么事"]
-        labels = [["impersonation"], ["guided_operation"], ["guided_operation"], ["impersonation"], []]
-        fit_lexical(texts, labels, TACTIC_IDS).save(folder)
-        config = json.loads((folder / "config.json").read_text())
-        config["lexical_weight"] = 0.4
-        (folder / "config.json").write_text(json.dumps(config))
+        add_lexical_channel(folder)
     except ImportError:  # no scikit-learn: the neural channel alone
         pass
     export(folder)
