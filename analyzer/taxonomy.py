@@ -110,6 +110,14 @@ SCAM_TYPES: dict[str, str] = {
     "debt_collection": "虚假催收/债务处理",
     "utility_bill": "水电燃气欠费",
     "visa_study": "留学/签证代办",
+    "pet_sale": "网购宠物（疫苗费/运输笼/保险费）",
+    "antique_collection": "收藏品/古董鉴定拍卖",
+    "money_mule": "出租出借银行卡/跑分",
+    "credit_card_issuance": "代办大额信用卡/贷款包装费",
+    "certificate_exam": "代考包过/代办证书",
+    "digital_rmb": "冒充数字人民币/新型支付推广",
+    "overseas_job": "高薪出境务工",
+    "fake_shopping": "低价网购/直播间代购",
     "other": "其他",
 }
 

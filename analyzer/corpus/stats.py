@@ -34,6 +34,19 @@ def disclaimer_share(rows: list[dict]) -> float:
     return sum(any(DISCLAIMER.search(t["text"]) for t in d["turns"]) for d in rows) / max(1, len(rows))
 
 
+def writer_summary(rows: list[dict]) -> str:
+    """One line a writer checks a raw file against: the v2 register and look-alike targets, file by file."""
+    scams = [d for d in rows if d["label"] == "scam"]
+    lookalikes = [d for d in rows if d["label"] != "scam" and (d.get("meta") or {}).get("lookalike")]
+    callee_first = [d for d in scams if not d["turns"][0].get("tactics")]
+    coverage = {k: v for k, v in cue_coverage(rows).items() if v is not None}
+    share = lambda part, whole: f"{len(part) / len(whole):.0%}" if whole else "n/a"  # noqa: E731
+    return (f"ASR-style {share([d for d in rows if asr_style(d)], rows)}, role-neutral "
+            f"{share([d for d in rows if role_neutral(d)], rows)}, callee speaks first in {share(callee_first, scams)} "
+            f"of scams, disclaimer talk scams {disclaimer_share(scams):.0%} / look-alikes {disclaimer_share(lookalikes):.0%}, "
+            f"cue coverage " + ", ".join(f"{k} {v:.0%}" for k, v in coverage.items()))
+
+
 def cue_coverage(rows: list[dict]) -> dict[str, float | None]:
     """Among tactic-bearing scam turns with a tactic's cue words, the share that carry that tactic."""
     out = {}

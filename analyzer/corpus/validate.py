@@ -88,8 +88,10 @@ def read_raw(path: Path) -> list[dict]:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m analyzer.corpus.validate FILE.jsonl [FILE.jsonl ...]", file=sys.stderr)
+        print("usage: python -m analyzer.corpus.validate [--summary] FILE.jsonl [FILE.jsonl ...]", file=sys.stderr)
         return 2
+    summary = "--summary" in argv
+    argv = [a for a in argv if a != "--summary"]
     status = 0
     for name in argv:
         try:
@@ -100,6 +102,10 @@ def main(argv: list[str]) -> int:
             continue
         scams = sum(r["label"] == "scam" for r in rows)
         print(f"{name}: {len(rows)} dialogues ok ({scams} scam, {len(rows) - scams} benign)")
+        if rows and summary:
+            from analyzer.corpus.stats import writer_summary
+
+            print(f"  {writer_summary(rows)}")
     return status
 
 
