@@ -114,6 +114,28 @@ def test_kappa_and_agreement():
     assert result["turn_exact_agreement"] == 0.5 and result["per_tactic"]["lure"]["kappa"] == 1.0
 
 
+def test_blind_study_compares_every_pair(tmp_path, monkeypatch):
+    """The v2 study maps anonymous ids back to gold and scores gold and each reader pairwise."""
+    from analyzer.corpus import agreement as study, load_split
+
+    gold = [d for d in load_split("dev")[:3]]
+    (tmp_path / "key.json").write_text(json.dumps({f"a-{i}": d["id"] for i, d in enumerate(gold)}))
+    perfect = [{"id": f"a-{i}", "label": d["label"], "tactics": [t.get("tactics") or [] for t in d["turns"]]}
+               for i, d in enumerate(gold)]
+    silent = [{"id": r["id"], "label": "benign", "tactics": [[] for _ in r["tactics"]]} for r in perfect]
+    for name, rows in (("reader_b", perfect), ("reader_c", silent)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(study, "V2_DIR", tmp_path)
+    report = study.study_v2()
+    assert set(report["pairs"]) == {"gold~reader_b", "gold~reader_c", "reader_b~reader_c"}
+    assert report["pairs"]["gold~reader_b"]["turn_exact_agreement"] == 1.0
+    assert report["pairs"]["gold~reader_c"]["turn_exact_agreement"] < 1.0
+    labels = {d["label"] for d in gold}
+    assert report["pairs"]["gold~reader_b"]["dialogue_label"]["agreement"] == 1.0
+    if "scam" in labels:
+        assert report["pairs"]["gold~reader_c"]["dialogue_label"]["agreement"] < 1.0
+
+
 def test_agreement_study_reproducible():
     from analyzer.corpus.agreement import main
     report = main(write=False)

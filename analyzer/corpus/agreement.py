@@ -1,21 +1,33 @@
-"""Inter-annotator agreement: Cohen's kappa per tactic over turns, and exact turn-level agreement."""
+"""Inter-annotator agreement: Cohen's kappa per tactic over turns, exact turn agreement, dialogue-label agreement.
+
+Two studies, both reproducible with `python -m analyzer corpus agreement` (saved to datasets/agreement.json):
+- v1 (raw/agreement/): second readers of 160 v1 dialogues, with the adjudications the build applies;
+- v2 (raw/agreement_v2/): a blind study of 220 gold v2 dialogues. The sample carries anonymous ids and no labels
+  (`key.json` maps them back); readers B and C, who wrote none of the corpus, labelled it independently under guide
+  v2.0. Kappa is reported for every pair of the three annotations (gold, B, C).
+"""
 from __future__ import annotations
 
-from analyzer.corpus import gold_tactics
+import json
+from itertools import combinations
+from pathlib import Path
 
+from analyzer.corpus import gold_tactics, iter_jsonl
+from analyzer.paths import DATASETS_DIR
 from analyzer.taxonomy import TACTIC_IDS
+
+RAW = DATASETS_DIR / "raw"
+V2_DIR = RAW / "agreement_v2"
+V2_READERS = ("reader_b", "reader_c")
 
 
 def cohen_kappa(a: list[int], b: list[int]) -> float | None:
-    n = len(a)
-    if n == 0:
+    """scikit-learn's kappa; None where it is undefined (no items, or both annotators constant and equal)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if not a or len(set(a) | set(b)) < 2:
         return None
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    expected = pa * pb + (1 - pa) * (1 - pb)
-    if expected == 1.0:
-        return None  # neither annotator used the tactic: kappa is undefined
-    return (observed - expected) / (1 - expected)
+    return float(cohen_kappa_score(a, b))
 
 
 def agreement(first: dict[str, list[list[str]]], second: dict[str, list[list[str]]]) -> dict:
@@ -34,40 +46,31 @@ def agreement(first: dict[str, list[list[str]]], second: dict[str, list[list[str
             "mean_kappa": round(sum(kappas) / len(kappas), 3) if kappas else None, "per_tactic": per_tactic}
 
 
-def _load_pairs():
-    """First and second annotations of the doubly annotated dialogues, from datasets/raw."""
-    import json
+def label_agreement(first: dict[str, str], second: dict[str, str]) -> dict:
+    ids = sorted(set(first) & set(second))
+    a, b = [int(first[i] == "scam") for i in ids], [int(second[i] == "scam") for i in ids]
+    kappa = cohen_kappa(a, b)
+    return {"dialogues": len(ids), "agreement": round(sum(x == y for x, y in zip(a, b)) / len(ids), 4) if ids else None,
+            "kappa": None if kappa is None else round(kappa, 3)}
 
-    from analyzer.paths import DATASETS_DIR
 
-    raw = DATASETS_DIR / "raw"
+def _rows(path: Path) -> list[dict]:
+    return list(iter_jsonl(path))
 
-    def rows(path):
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
+def study_v1() -> dict:
+    """The v1 study: first labels (TeleAntiFraud annotators, writers) against the second readers, and how the
+    adjudication resolved the disagreements."""
     first, second = {}, {}
     for part in ("a", "b"):
-        first.update({r["id"]: r["tactics"] for r in rows(raw / "teleantifraud" / f"tactics_{part}.jsonl")})
-    for path in sorted((raw / "written").glob("*.jsonl")):
-        first.update({r["id"]: gold_tactics(r) for r in rows(path)})
+        first.update({r["id"]: r["tactics"] for r in _rows(RAW / "teleantifraud" / f"tactics_{part}.jsonl")})
+    for path in sorted((RAW / "written").glob("*.jsonl")):
+        first.update({r["id"]: gold_tactics(r) for r in _rows(path)})
     for name in ("taf_second_tactics.jsonl", "written_second_tactics.jsonl"):
-        second.update({r["id"]: r["tactics"] for r in rows(raw / "agreement" / name)})
-    adjudicated = {}
-    for name in ("taf_adjudicated.jsonl", "written_adjudicated.jsonl"):
-        path = raw / "agreement" / name
-        if path.exists():
-            for r in rows(path):
-                adjudicated[(r["id"], r["turn"])] = r
-    return {k: first[k] for k in second}, second, adjudicated
-
-
-def main(write: bool = True) -> dict:
-    """Print and save the agreement study (datasets/agreement.json)."""
-    import json
-
-    from analyzer.paths import DATASETS_DIR
-
-    first, second, adjudicated = _load_pairs()
+        second.update({r["id"]: r["tactics"] for r in _rows(RAW / "agreement" / name)})
+    first = {k: first[k] for k in second}
+    adjudicated = {(r["id"], r["turn"]): r for name in ("taf_adjudicated.jsonl", "written_adjudicated.jsonl")
+                   if (RAW / "agreement" / name).exists() for r in _rows(RAW / "agreement" / name)}
     taf = {k for k in second if k.startswith("taf-")}
     report = {"all": agreement(first, second),
               "teleantifraud": agreement({k: first[k] for k in taf}, {k: second[k] for k in taf}),
@@ -76,14 +79,44 @@ def main(write: bool = True) -> dict:
     toward = {"first": 0, "second": 0, "neither": 0}
     for (did, turn), row in adjudicated.items():
         final = set(row["tactics"])
-        if final == set(first[did][turn]):
-            toward["first"] += 1
-        elif final == set(second[did][turn]):
-            toward["second"] += 1
-        else:
-            toward["neither"] += 1
+        side = "first" if final == set(first[did][turn]) else "second" if final == set(second[did][turn]) else "neither"
+        toward[side] += 1
     report["adjudication"] = {"turns_adjudicated": len(adjudicated), "resolved_toward": toward}
+    return report
+
+
+def study_v2() -> dict | None:
+    """The blind v2 study: gold against each reader and the readers against each other; None before any reader."""
+    readers = {name: {r["id"]: r for r in _rows(V2_DIR / f"{name}.jsonl")}
+               for name in V2_READERS if (V2_DIR / f"{name}.jsonl").exists()}
+    if not readers:
+        return None
+    from analyzer.corpus import load_split
+
+    key = json.loads((V2_DIR / "key.json").read_text(encoding="utf-8"))
+    gold_by_id = {d["id"]: d for split in ("train", "dev", "test") for d in load_split(split)}
+    gold = {anon: gold_by_id[real] for anon, real in key.items() if real in gold_by_id}
+    annotations = {"gold": ({i: gold_tactics(d) for i, d in gold.items()}, {i: d["label"] for i, d in gold.items()})}
+    for name, rows in readers.items():
+        rows = {i: r for i, r in rows.items() if i in gold and len(r["tactics"]) == len(gold[i]["turns"])}
+        annotations[name] = ({i: r["tactics"] for i, r in rows.items()}, {i: r["label"] for i, r in rows.items()})
+    pairs = {}
+    for a, b in combinations(annotations, 2):
+        report = agreement(annotations[a][0], annotations[b][0])
+        report["dialogue_label"] = label_agreement(annotations[a][1], annotations[b][1])
+        pairs[f"{a}~{b}"] = report
+    mean_per_tactic = {}
+    for tactic in TACTIC_IDS:
+        values = [p["per_tactic"][tactic]["kappa"] for p in pairs.values() if p["per_tactic"][tactic]["kappa"] is not None]
+        mean_per_tactic[tactic] = round(sum(values) / len(values), 3) if values else None
+    return {"sample": len(key), "in_gold": len(gold), "readers": sorted(readers), "pairs": pairs,
+            "mean_pairwise_kappa_per_tactic": mean_per_tactic}
+
+
+def main(write: bool = True) -> dict:
+    """Print and save both studies (datasets/agreement.json)."""
+    report = {**study_v1(), "v2_blind": study_v2()}
     if write:
-        (DATASETS_DIR / "agreement.json").write_text(json.dumps(report, indent=2) + "\n")
-        print(json.dumps(report, indent=2))
+        (DATASETS_DIR / "agreement.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(json.dumps(report, indent=2, ensure_ascii=False))
     return report
