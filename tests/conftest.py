@@ -64,3 +64,27 @@ def add_lexical_channel():
         (folder / "config.json").write_text(json.dumps(config))
         return folder
     return add
+
+
+@pytest.fixture(scope="session")
+def save_tiny_tagger():
+    """Saves a 2-layer random tagger with the shipped model's tokenizer into a folder (extra config keys allowed)."""
+    def save(root: Path, **config) -> Path:
+        torch = pytest.importorskip("torch")
+        from transformers import AutoTokenizer, BertConfig
+
+        from analyzer.model.modeling import ScamTaggerConfig, ScamTaggerModel
+        from analyzer.paths import DEFAULT_MODEL_DIR
+        tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+        enc = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=128, pad_token_id=1).to_dict()
+        torch.manual_seed(0)
+        ScamTaggerModel(ScamTaggerConfig(encoder=enc, context_size=16, max_turn_tokens=32, **config)).save_pretrained(root)
+        tokenizer.save_pretrained(root)
+        return root
+    return save
+
+
+@pytest.fixture(scope="session")
+def tiny_model(save_tiny_tagger, tmp_path_factory) -> Path:
+    return save_tiny_tagger(tmp_path_factory.mktemp("tiny"), decision={"alert_threshold": 0.5})

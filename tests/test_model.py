@@ -17,19 +17,9 @@ DIALOGUE = {"id": "x", "turns": [{"speaker": "客服", "text": "您好，我是�
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tiny_model):
     """A 2-layer random tagger saved with the shipped model's tokenizer."""
-    from transformers import AutoTokenizer, BertConfig
-    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
-    enc = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128, pad_token_id=1).to_dict()
-    torch.manual_seed(0)
-    model = ScamTaggerModel(ScamTaggerConfig(encoder=enc, context_size=16, max_turn_tokens=32,
-                                             decision={"alert_threshold": 0.5}))
-    folder = tmp_path_factory.mktemp("tiny")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

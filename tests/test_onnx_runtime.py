@@ -33,26 +33,12 @@ DIALOGUES = [DIALOGUE, {"id": "y", "turns": [{"speaker": "A", "text": "妈，我
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def _tiny_folder(root: Path) -> Path:
-    from transformers import AutoTokenizer, BertConfig
-
-    from analyzer.model.modeling import ScamTaggerConfig, ScamTaggerModel
-    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
-    enc = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128, pad_token_id=1).to_dict()
-    torch.manual_seed(0)
-    model = ScamTaggerModel(ScamTaggerConfig(encoder=enc, context_size=16, max_turn_tokens=32, risk_temperature=1.7,
-                                             decision={"alert_threshold": 0.5}))
-    model.save_pretrained(root)
-    tokenizer.save_pretrained(root)
-    return root
-
-
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, add_lexical_channel):
+def exported(tmp_path_factory, add_lexical_channel, save_tiny_tagger):
     """A tiny random tagger with a lexical channel (weight 0.4), exported to ONNX (fp32 and int8)."""
     from analyzer.model.onnx_export import export
-    folder = _tiny_folder(tmp_path_factory.mktemp("onnx") / "tiny")
+    folder = save_tiny_tagger(tmp_path_factory.mktemp("onnx") / "tiny", risk_temperature=1.7,
+                              decision={"alert_threshold": 0.5})
     try:
         add_lexical_channel(folder)
     except ImportError:  # no scikit-learn: the neural channel alone

@@ -68,20 +68,6 @@ def test_packaged_copy_comes_first(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- Hugging Face conventions
-def _tiny_folder(root: Path) -> Path:
-    torch = pytest.importorskip("torch")
-    from transformers import AutoTokenizer, BertConfig
-
-    from analyzer.model.modeling import ScamTaggerConfig, ScamTaggerModel
-    tokenizer = AutoTokenizer.from_pretrained(paths.DEFAULT_MODEL_DIR)
-    enc = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128, pad_token_id=1).to_dict()
-    torch.manual_seed(0)
-    ScamTaggerModel(ScamTaggerConfig(encoder=enc, context_size=16, max_turn_tokens=32)).save_pretrained(root)
-    tokenizer.save_pretrained(root)
-    return root
-
-
 def test_modeling_file_is_self_contained():
     import ast
 
@@ -95,13 +81,13 @@ def test_modeling_file_is_self_contained():
     assert {"ScamTaggerConfig", "ScamTaggerModel"} <= classes and ".register(" not in source
 
 
-def test_folder_loads_with_transformers_alone(tmp_path):
+def test_folder_loads_with_transformers_alone(tmp_path, save_tiny_tagger):
     """write_hub_files, then AutoModel.from_pretrained(trust_remote_code=True) in a process that never imports
     analyzer gives the same outputs as the package's own classes."""
     torch = pytest.importorskip("torch")
     from analyzer.model.hub import MODELING_FILE, write_hub_files
     from analyzer.model.modeling import ScamTaggerModel
-    folder = _tiny_folder(tmp_path / "tiny")
+    folder = save_tiny_tagger(tmp_path / "tiny")
     write_hub_files(folder)
     assert (folder / MODELING_FILE).exists()
     assert json.loads((folder / "config.json").read_text())["auto_map"]["AutoModel"].endswith(".ScamTaggerModel")

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from transformers import set_seed
+from transformers import get_linear_schedule_with_warmup, set_seed
 
 from analyzer import __version__
 from analyzer.corpus import load_split
@@ -171,8 +171,7 @@ def train(args: TrainArgs) -> Path:
     data = train_gold + silver
     schedule = [make_batches(data, args.batch_turns, rng) for _ in range(args.epochs)]
     steps = sum(len(batches) for batches in schedule)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, (steps - s) / steps))
+    scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=steps // 10, num_training_steps=steps)
     log = []
     started = time.time()
     step, best_score, best_state, best_epoch, first_epoch = 0, -1.0, None, 0, 0
