@@ -127,7 +127,7 @@ def test_blind_study_compares_every_pair(tmp_path, monkeypatch):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     monkeypatch.setattr(study, "V2_DIR", tmp_path)
     report = study.study_v2()
-    assert set(report["pairs"]) == {"gold~reader_b", "gold~reader_c", "reader_b~reader_c"}
+    assert set(report["pairs"]) == {"gold~reader_b", "gold~reader_c", "reader_b~reader_c"} and report["found"] == 3
     assert report["pairs"]["gold~reader_b"]["turn_exact_agreement"] == 1.0
     assert report["pairs"]["gold~reader_c"]["turn_exact_agreement"] < 1.0
     labels = {d["label"] for d in gold}

@@ -4,7 +4,8 @@ Two studies, both reproducible with `python -m analyzer corpus agreement` (saved
 - v1 (raw/agreement/): second readers of 160 v1 dialogues, with the adjudications the build applies;
 - v2 (raw/agreement_v2/): a blind study of 220 gold v2 dialogues. The sample carries anonymous ids and no labels
   (`key.json` maps them back); readers B and C, who wrote none of the corpus, labelled it independently under guide
-  v2.0. Kappa is reported for every pair of the three annotations (gold, B, C).
+  v2.0. Kappa is reported for every pair of the three annotations (gold, B, C);
+- OOD second readings (raw/ood/second_reading/): a blind reader of each frozen OOD set against its writers' labels.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from analyzer.taxonomy import TACTIC_IDS
 RAW = DATASETS_DIR / "raw"
 V2_DIR = RAW / "agreement_v2"
 V2_READERS = ("reader_b", "reader_c")
+OOD_READING_DIR = RAW / "ood" / "second_reading"
 
 
 def cohen_kappa(a: list[int], b: list[int]) -> float | None:
@@ -85,20 +87,14 @@ def study_v1() -> dict:
     return report
 
 
-def study_v2() -> dict | None:
-    """The blind v2 study: gold against each reader and the readers against each other; None before any reader."""
-    readers = {name: {r["id"]: r for r in _rows(V2_DIR / f"{name}.jsonl")}
-               for name in V2_READERS if (V2_DIR / f"{name}.jsonl").exists()}
-    if not readers:
-        return None
-    from analyzer.corpus import load_split
-
-    key = json.loads((V2_DIR / "key.json").read_text(encoding="utf-8"))
-    gold_by_id = {d["id"]: d for split in ("train", "dev", "test") for d in load_split(split)}
-    gold = {anon: gold_by_id[real] for anon, real in key.items() if real in gold_by_id}
-    annotations = {"gold": ({i: gold_tactics(d) for i, d in gold.items()}, {i: d["label"] for i, d in gold.items()})}
+def blind_study(key: dict[str, str], first: dict[str, dict], readers: dict[str, dict[str, dict]],
+                first_name: str = "gold") -> dict:
+    """Agreement of every pair among the first labels and each blind reader. `key` maps the anonymous ids the
+    readers saw to real ids; `first` holds the labelled dialogues by real id; `readers` maps a name to its rows."""
+    first = {anon: first[real] for anon, real in key.items() if real in first}
+    annotations = {first_name: ({i: gold_tactics(d) for i, d in first.items()}, {i: d["label"] for i, d in first.items()})}
     for name, rows in readers.items():
-        rows = {i: r for i, r in rows.items() if i in gold and len(r["tactics"]) == len(gold[i]["turns"])}
+        rows = {i: r for i, r in rows.items() if i in first and len(r["tactics"]) == len(first[i]["turns"])}
         annotations[name] = ({i: r["tactics"] for i, r in rows.items()}, {i: r["label"] for i, r in rows.items()})
     pairs = {}
     for a, b in combinations(annotations, 2):
@@ -109,13 +105,44 @@ def study_v2() -> dict | None:
     for tactic in TACTIC_IDS:
         values = [p["per_tactic"][tactic]["kappa"] for p in pairs.values() if p["per_tactic"][tactic]["kappa"] is not None]
         mean_per_tactic[tactic] = round(sum(values) / len(values), 3) if values else None
-    return {"sample": len(key), "in_gold": len(gold), "readers": sorted(readers), "pairs": pairs,
+    return {"sample": len(key), "found": len(first), "readers": sorted(readers), "pairs": pairs,
             "mean_pairwise_kappa_per_tactic": mean_per_tactic}
+
+
+def _readers(folder: Path, names: dict[str, str]) -> dict[str, dict[str, dict]]:
+    """Reader name -> rows by id, for the reader files (name -> file name) that exist."""
+    return {name: {r["id"]: r for r in _rows(folder / file)} for name, file in names.items() if (folder / file).exists()}
+
+
+def study_v2() -> dict | None:
+    """The blind v2 study: gold against each reader and the readers against each other; None before any reader."""
+    readers = _readers(V2_DIR, {name: f"{name}.jsonl" for name in V2_READERS})
+    if not readers:
+        return None
+    from analyzer.corpus import load_split
+
+    key = json.loads((V2_DIR / "key.json").read_text(encoding="utf-8"))
+    gold = {d["id"]: d for split in ("train", "dev", "test") for d in load_split(split)}
+    return blind_study(key, gold, readers)
+
+
+def study_ood() -> dict:
+    """Second readings of the frozen OOD sets against the writers' labels (the sets themselves never change)."""
+    from analyzer.corpus import OOD_NAMES, load_split
+
+    out = {}
+    for name in OOD_NAMES:
+        short = name.removeprefix("ood/")
+        readers = _readers(OOD_READING_DIR, {"second_reader": f"{short}.reader.jsonl"})
+        if readers:
+            key = json.loads((OOD_READING_DIR / f"{short}.key.json").read_text(encoding="utf-8"))
+            out[name] = blind_study(key, {d["id"]: d for d in load_split(name)}, readers, first_name="writer")
+    return out
 
 
 def main(write: bool = True) -> dict:
     """Print and save both studies (datasets/agreement.json)."""
-    report = {**study_v1(), "v2_blind": study_v2()}
+    report = {**study_v1(), "v2_blind": study_v2(), "ood_second_reading": study_ood()}
     if write:
         (DATASETS_DIR / "agreement.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(json.dumps(report, indent=2, ensure_ascii=False))
