@@ -123,7 +123,17 @@ def study_v2() -> dict | None:
 
     key = json.loads((V2_DIR / "key.json").read_text(encoding="utf-8"))
     gold = {d["id"]: d for split in ("train", "dev", "test") for d in load_split(split)}
-    return blind_study(key, gold, readers)
+    adjudicated = _rows(V2_DIR / "adjudicated.jsonl") if (V2_DIR / "adjudicated.jsonl").exists() else []
+    for row in adjudicated:  # score the labels as they were before the adjudication moved them (relabel r6)
+        d = gold[key[row["sample_id"]]]
+        d["turns"][row["turn"]]["tactics"] = list(row["first"])
+    report = blind_study(key, gold, readers)
+    toward = {"first": 0, "readers": 0, "neither": 0}
+    for row in adjudicated:
+        final = set(row["final"])
+        toward["first" if final == set(row["first"]) else "readers" if final == set(row["readers"]) else "neither"] += 1
+    report["adjudication"] = {"turns_adjudicated": len(adjudicated), "resolved_toward": toward}
+    return report
 
 
 def study_ood() -> dict:
