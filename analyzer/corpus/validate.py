@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
         scams = sum(r["label"] == "scam" for r in rows)
         print(f"{name}: {len(rows)} dialogues ok ({scams} scam, {len(rows) - scams} benign)")
         if rows and summary:
-            from analyzer.corpus.stats import writer_summary
+            from analyzer.corpus.registers import writer_summary
 
             print(f"  {writer_summary(rows)}")
     return status
