@@ -132,6 +132,14 @@ SCAM_TYPE_EN: dict[str, str] = {
     "debt_collection": "fake debt collection",
     "utility_bill": "utility bill arrears",
     "visa_study": "study-abroad or visa agency",
+    "pet_sale": "online pet sale (vaccine, crate or insurance fees)",
+    "antique_collection": "collectibles or antiques appraisal and auction",
+    "money_mule": "renting out bank cards or laundering payments",
+    "credit_card_issuance": "fake high-limit credit card or loan packaging fees",
+    "certificate_exam": "guaranteed exam passes or certificates for a fee",
+    "digital_rmb": "impersonating digital yuan or new payment promotions",
+    "overseas_job": "high-paying jobs abroad",
+    "fake_shopping": "cut-price online shopping or livestream deals",
     "other": "other",
 }
 
