@@ -46,6 +46,17 @@ def bert_base_random(folder: Path) -> Path:
     return folder
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the address space exec created, whereas ru_maxrss keeps
+    the parent's peak at fork time (the parent holding the bert-base model would inflate every child)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def measure(model_path: str | None, n_dialogues: int, threads: int, runtime: str, precision: str, repeats: int,
             live_dialogues: int, predictions: str | None) -> dict:
     """One runtime in this process (a child): load, batch passes, live turns, peak RSS."""
@@ -88,7 +99,7 @@ def measure(model_path: str | None, n_dialogues: int, threads: int, runtime: str
             "live_turn_ms_p50": round(float(np.percentile(latencies, 50)), 2),
             "live_turn_ms_p95": round(float(np.percentile(latencies, 95)), 2),
             "live_turns_measured": len(latencies),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": peak_rss_mb(),
             "torch_imported": "torch" in sys.modules}
 
 

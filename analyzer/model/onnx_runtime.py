@@ -149,9 +149,10 @@ class OnnxBackend:
 
     # ---------------------------------------------------------------- shared pieces
     def tactic_rows(self, neural: np.ndarray, texts: list[str]) -> list[dict[str, float]]:
-        """Per-turn tactic probabilities: the neural ones, mixed with the lexical channel's when there is one."""
+        """Per-turn tactic probabilities of already normalised texts: the neural ones, mixed with the lexical
+        channel's when there is one."""
         if self.lexical is not None and self.lexical_weight > 0:
-            neural = mix(neural, self.lexical.predict([encoder_text(t) for t in texts]), self.lexical_weight)
+            neural = mix(neural, self.lexical.predict(texts), self.lexical_weight)
         return [dict(zip(self.tactic_ids, row)) for row in neural.tolist()]
 
     def encode(self, texts: list[str], chunk: int = CHUNK) -> np.ndarray:
@@ -197,7 +198,8 @@ class OnnxBackend:
 
     # ---------------------------------------------------------------- batch
     def score_many(self, dialogues: Sequence[Dialogue]) -> list[DialogueScores]:
-        vectors = self.encode([encoder_text(t.text) for d in dialogues for t in d.turns])
+        texts = [encoder_text(t.text) for d in dialogues for t in d.turns]  # normalised once, for both channels
+        vectors = self.encode(texts)
         results, start = [], 0
         for d in dialogues:
             n = len(d.turns)
@@ -207,7 +209,7 @@ class OnnxBackend:
             opener = d.turns[0].speaker
             first = np.array([[float(t.speaker == opener)] for t in d.turns], dtype=np.float32)
             probs, risk_logits, type_logits, _ = self._advance(vectors[start:start + n], first, self._initial())
-            results.append(DialogueScores(tactics=self.tactic_rows(probs, [t.text for t in d.turns]),
+            results.append(DialogueScores(tactics=self.tactic_rows(probs, texts[start:start + n]),
                                           risks=self._risk(risk_logits).tolist(),
                                           scam_type=self.scam_types[int(np.argmax(type_logits[-1]))]))
             start += n
@@ -220,10 +222,11 @@ class OnnxBackend:
     def step(self, state: LiveState, speaker: str, text: str):
         first_speaker = state.first_speaker if state.first_speaker is not None else speaker
         hidden = state.hidden if state.hidden is not None else self._initial()
-        vector = self.encode([encoder_text(text)])
+        normalised = encoder_text(text)
+        vector = self.encode([normalised])
         first = np.array([[float(speaker == first_speaker)]], dtype=np.float32)
         probs, risk_logits, type_logits, hidden = self._advance(vector, first, hidden)
-        tactics = self.tactic_rows(probs, [text])[0]
+        tactics = self.tactic_rows(probs, [normalised])[0]
         return (LiveState(first_speaker=first_speaker, hidden=hidden), tactics, float(self._risk(risk_logits)[0]),
                 self.scam_types[int(np.argmax(type_logits[-1]))])
 
