@@ -71,7 +71,9 @@ def _datasink(output: str, overwrite: bool):
 
     class PredictionLines(BlockBasedFileDatasink):
         def __init__(self):
-            super().__init__(output, file_format="jsonl", mode=SaveMode.OVERWRITE if overwrite else SaveMode.APPEND)
+            # local folders are checked before the run (_check_output); a remote path that exists stops Ray itself
+            mode = SaveMode.OVERWRITE if overwrite else SaveMode.ERROR if "://" in output else SaveMode.APPEND
+            super().__init__(output, file_format="jsonl", mode=mode)
 
         def write_block_to_file(self, block, file) -> None:
             file.write("".join(block.to_arrow().column("line").to_pylist()).encode("utf-8"))
@@ -97,7 +99,7 @@ def read_dataset(inputs: list[str]):
 
 def _check_output(output: str, overwrite: bool) -> None:
     if "://" in output or overwrite:
-        return  # remote stores: Ray's SaveMode decides; local: overwrite clears the folder
+        return  # remote stores: Ray's SaveMode.ERROR refuses an existing path; local: overwrite clears the folder
     folder = Path(output)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise OutputExistsError(f"{output} already holds files; choose a new folder or pass --overwrite")
