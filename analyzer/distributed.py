@@ -19,20 +19,18 @@ from typing import Optional
 
 from analyzer.writers import jsonl_line
 
-LOADER_NAMES = ("rules",)  # model specs that name a built-in backend, not a folder
-
-
 class OutputExistsError(RuntimeError):
     """The output folder already holds files and the run was not asked to overwrite them."""
 
 
 def model_files(model: Optional[str]) -> dict[str, bytes] | str | None:
     """The model folder's files by relative path (what the workers get), or the built-in name as it is."""
+    from analyzer.api import DEFAULT, RULES
     from analyzer.paths import DEFAULT_MODEL_DIR
 
-    if model in LOADER_NAMES:
+    if model == RULES:
         return model
-    folder = DEFAULT_MODEL_DIR if model in (None, "", "default") else Path(model)
+    folder = DEFAULT_MODEL_DIR if model in (None, "", DEFAULT) else Path(model)
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} does not exist")
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -56,6 +56,14 @@ def label_agreement(first: dict[str, str], second: dict[str, str]) -> dict:
             "kappa": None if kappa is None else round(kappa, 3)}
 
 
+def resolved_toward(decisions: list[tuple[list, list, list]], sides: tuple[str, str]) -> dict[str, int]:
+    """How adjudications (final, one side's labels, the other's) came out: toward either side or neither."""
+    toward = {sides[0]: 0, sides[1]: 0, "neither": 0}
+    for final, one, other in decisions:
+        toward[sides[0] if set(final) == set(one) else sides[1] if set(final) == set(other) else "neither"] += 1
+    return toward
+
+
 def _rows(path: Path) -> list[dict]:
     return list(iter_jsonl(path))
 
@@ -78,11 +86,8 @@ def study_v1() -> dict:
               "teleantifraud": agreement({k: first[k] for k in taf}, {k: second[k] for k in taf}),
               "written": agreement({k: v for k, v in first.items() if k not in taf},
                                    {k: v for k, v in second.items() if k not in taf})}
-    toward = {"first": 0, "second": 0, "neither": 0}
-    for (did, turn), row in adjudicated.items():
-        final = set(row["tactics"])
-        side = "first" if final == set(first[did][turn]) else "second" if final == set(second[did][turn]) else "neither"
-        toward[side] += 1
+    toward = resolved_toward([(row["tactics"], first[did][turn], second[did][turn])
+                              for (did, turn), row in adjudicated.items()], ("first", "second"))
     report["adjudication"] = {"turns_adjudicated": len(adjudicated), "resolved_toward": toward}
     return report
 
@@ -128,10 +133,7 @@ def study_v2() -> dict | None:
         d = gold[key[row["sample_id"]]]
         d["turns"][row["turn"]]["tactics"] = list(row["first"])
     report = blind_study(key, gold, readers)
-    toward = {"first": 0, "readers": 0, "neither": 0}
-    for row in adjudicated:
-        final = set(row["final"])
-        toward["first" if final == set(row["first"]) else "readers" if final == set(row["readers"]) else "neither"] += 1
+    toward = resolved_toward([(row["final"], row["first"], row["readers"]) for row in adjudicated], ("first", "readers"))
     report["adjudication"] = {"turns_adjudicated": len(adjudicated), "resolved_toward": toward}
     return report
 
